@@ -1,0 +1,138 @@
+/**
+ * `kasync` command line: probe, run, doctor. User mistakes get one line and exit 2; a failed test
+ * exits 1; all passed or skipped exits 0.
+ */
+import * as fs from 'fs';
+import { Command, CommanderError, Option } from 'commander';
+import { isReporterName, REPORTERS, reporterNames, exitCodeOf, toSpecSummary } from '../report';
+import type { TestResult } from '../report/model';
+import { runSuites, suiteNames } from '../suite/runner';
+import { ChildTarget } from '../target/child';
+import { LocalTarget } from '../target/local';
+import type { Target } from '../target/target';
+import { doctor, formatDoctor } from './doctor';
+import { formatProbe, probeJson } from './probe-format';
+
+/** A mistake of the user or the environment: one line, exit 2. */
+export class UsageError extends Error {}
+
+function makeTarget(name: string): Target {
+  if (name === 'local') return new LocalTarget();
+  if (name === 'child') return new ChildTarget();
+  throw new UsageError(`unknown target '${name}' (local, child)`);
+}
+
+const targetOption = () =>
+  new Option('-t, --target <name>', 'where programs run: local (in-process) or child (kasync-exec)').default('local');
+
+async function withTarget<T>(name: string, f: (t: Target) => Promise<T>): Promise<T> {
+  const t = makeTarget(name);
+  try {
+    return await f(t);
+  } finally {
+    await t.close();
+  }
+}
+
+function writeOut(text: string, file?: string): void {
+  if (file) {
+    try {
+      fs.writeFileSync(file, text.endsWith('\n') ? text : text + '\n');
+    } catch (e) {
+      throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
+    }
+  } else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+}
+
+function progressLine(t: TestResult, done: number, total: number, tty: boolean): string {
+  const mark = t.status === 'pass' ? 'ok  ' : t.status === 'fail' ? 'FAIL' : 'skip';
+  const extra = t.status === 'skip' ? ` (${t.reason})` : t.status === 'fail' ? ` — ${t.reason}` : '';
+  const line = `[${done}/${total}] ${mark} ${t.title}${extra}`;
+  return tty ? `\r\x1b[K${line}${t.status === 'pass' ? '' : '\n'}` : line + '\n';
+}
+
+/** Build the program. */
+export function buildCli(): Command {
+  const program = new Command('kasync')
+    .description('Conformance and fuzzing suite for Linux asynchronous system-call interfaces')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('probe')
+    .description('what the kernel supports: io_uring opcodes and setup flags, AIO opcodes by trial, sysctls')
+    .addOption(targetOption())
+    .option('--json', 'one JSON document')
+    .action(async (o: { target: string; json?: boolean }) => {
+      const caps = await withTarget(o.target, (t) => t.probe());
+      writeOut(o.json ? JSON.stringify(probeJson(caps)) : formatProbe(caps));
+    });
+
+  program
+    .command('run')
+    .description('run the conformance suites against the running kernel')
+    .addOption(targetOption())
+    .option('-r, --reporter <name>', `spec | ${reporterNames.filter((r) => r !== 'spec').join(' | ')}`, 'spec')
+    .option('-o, --output <file>', 'write the report to a file')
+    .option('-g, --grep <regexp>', 'only tests whose title matches')
+    .option('-s, --suite <names>', 'only these suites, comma-separated')
+    .action(async (o: { target: string; reporter: string; output?: string; grep?: string; suite?: string }) => {
+      if (!isReporterName(o.reporter)) throw new UsageError(`unknown reporter '${o.reporter}' (${reporterNames.join(', ')})`);
+      let grep: RegExp | undefined;
+      try {
+        grep = o.grep ? new RegExp(o.grep) : undefined;
+      } catch {
+        throw new UsageError(`--grep '${o.grep}' is not a regular expression`);
+      }
+      const present = suiteNames();
+      if (present.length === 0) throw new UsageError('no compiled suites under dist/suites: run npm ci (or npm run build)');
+      const suites = o.suite ? o.suite.split(',').map((s) => s.trim()) : undefined;
+      for (const s of suites ?? []) if (!present.includes(s)) throw new UsageError(`unknown suite '${s}' (${present.join(', ')})`);
+      const code = await withTarget(o.target, async (target) => {
+        const caps = await target.probe();
+        const wantsUring = (suites ?? present).includes('uring');
+        if (wantsUring && !caps.uring.available)
+          throw new UsageError(`io_uring is unavailable here (${caps.uring.reason}); run --suite with the others or enable it`);
+        const tty = process.stderr.isTTY === true;
+        const live = o.reporter === 'spec' || o.output !== undefined;
+        const run = await runSuites({
+          target,
+          grep,
+          suites,
+          onTest: live ? (t, d, n) => process.stderr.write(progressLine(t, d, n, tty)) : undefined,
+        });
+        if (tty && live) process.stderr.write('\r\x1b[K');
+        const text = o.reporter === 'spec' ? toSpecSummary(run, process.stdout.isTTY === true) : REPORTERS[o.reporter](run);
+        writeOut(text, o.output);
+        if (o.output && o.reporter !== 'spec') process.stdout.write(toSpecSummary(run).split('\n').slice(-2).join('\n'));
+        return exitCodeOf(run);
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('doctor')
+    .description('what is present (qemu, KVM, busybox, io_uring, AIO) and what each missing piece disables')
+    .option('--json', 'one JSON document')
+    .action(async (o: { json?: boolean }) => {
+      const d = await doctor();
+      writeOut(o.json ? JSON.stringify(d) : formatDoctor(d));
+    });
+
+  return program;
+}
+
+/** Entry point: returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError || (e instanceof Error && e.name === 'TargetError')) {
+      process.stderr.write(`kasync: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * The program builder: what tests and fuzzers write. A program is a list of raw syscall-level steps
+ * over symbolic handles (buffers, fds, AIO contexts, rings, pids); `encode()` turns it into wire bytes
+ * (native/WIRE.md) that every target runs unchanged.
+ */
+import { ArgKind, FillKind, LIMITS, Op, OpCode, Post, PROGRAM_HEADER, PROGRAM_MAGIC, SlotKind, StepFlag, WIRE_VERSION } from './wire';
+import { fnv1a32 } from './pattern';
+import { PROCESS_LEVEL } from '../abi/syscalls';
+
+/** A program buffer. */
+export interface Buf {
+  readonly kind: 'buf';
+  readonly slot: number;
+  readonly size: number;
+}
+/** An fd slot. */
+export interface Fd {
+  readonly kind: 'fd';
+  readonly slot: number;
+}
+/** An AIO context slot. */
+export interface Ctx {
+  readonly kind: 'ctx';
+  readonly slot: number;
+}
+/** An io_uring ring slot. */
+export interface Ring {
+  readonly kind: 'ring';
+  readonly slot: number;
+}
+/** A pid slot. */
+export interface Pid {
+  readonly kind: 'pid';
+  readonly slot: number;
+}
+/** A step of a program, to look up its results in the trace. */
+export interface StepRef {
+  readonly seq: number;
+  readonly index: number;
+  readonly op: OpCode;
+}
+/** A resolved-at-run-time argument (native/WIRE.md, Arguments). */
+export interface Arg {
+  readonly kind: number;
+  readonly slot: number;
+  readonly value: bigint;
+}
+/** What a syscall argument may be given as: a number is an immediate. */
+export type ArgLike = Arg | number | bigint;
+
+/** Argument constructors. */
+export const arg = {
+  imm: (v: number | bigint): Arg => ({ kind: ArgKind.IMM, slot: 0, value: BigInt.asUintN(64, BigInt(v)) }),
+  buf: (b: Buf, off: number | bigint = 0): Arg => ({ kind: ArgKind.BUF, slot: b.slot, value: BigInt.asUintN(64, BigInt(off)) }),
+  fd: (f: Fd): Arg => ({ kind: ArgKind.FD, slot: f.slot, value: 0n }),
+  ctx: (c: Ctx): Arg => ({ kind: ArgKind.CTX, slot: c.slot, value: 0n }),
+  ring: (r: Ring): Arg => ({ kind: ArgKind.RING, slot: r.slot, value: 0n }),
+  pid: (p: Pid): Arg => ({ kind: ArgKind.PID, slot: p.slot, value: 0n }),
+  /** An address the kernel cannot touch: EFAULT material that cannot hit our own memory. */
+  bad: (off = 0): Arg => ({ kind: ArgKind.BAD, slot: 0, value: BigInt(off) }),
+  load32: (b: Buf, off: number): Arg => ({ kind: ArgKind.LOAD32, slot: b.slot, value: BigInt(off) }),
+  load64: (b: Buf, off: number): Arg => ({ kind: ArgKind.LOAD64, slot: b.slot, value: BigInt(off) }),
+  /** The result of the latest completion (CQE or io_event) carrying this user_data. */
+  res: (userData: number | bigint): Arg => ({ kind: ArgKind.RES, slot: 0, value: BigInt.asUintN(64, BigInt(userData)) }),
+  ringmem: (r: Ring, region: 0 | 1 | 2, off: number): Arg => ({
+    kind: ArgKind.RINGMEM,
+    slot: r.slot,
+    value: (BigInt(region) << 32n) | BigInt(off),
+  }),
+};
+
+function toArg(a: ArgLike): Arg {
+  return typeof a === 'object' ? a : arg.imm(a);
+}
+
+/** Options of a SYSCALL step. */
+export interface SyscallOptions {
+  /** Store a non-negative result in this fd slot (closed when the program ends). */
+  fd?: Fd;
+  /** Store the result in this pid slot. */
+  pid?: Pid;
+  /** Record `ret` io_events from the buffer given as argument 3 (io_getevents, io_pgetevents). */
+  aioEvents?: boolean;
+  /** A negative result ends this sequence. */
+  stopOnError?: boolean;
+}
+
+class Writer {
+  readonly b: Buffer;
+  o = 0;
+  constructor(n: number) {
+    this.b = Buffer.alloc(n);
+  }
+  u16(v: number): this {
+    this.b.writeUInt16LE(v, this.o);
+    this.o += 2;
+    return this;
+  }
+  u32(v: number): this {
+    this.b.writeUInt32LE(v >>> 0, this.o);
+    this.o += 4;
+    return this;
+  }
+  u64(v: bigint | number): this {
+    this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.o);
+    this.o += 8;
+    return this;
+  }
+  arg(a: Arg): this {
+    return this.u32(a.kind).u32(a.slot).u64(a.value);
+  }
+  bytes(d: Uint8Array): this {
+    this.b.set(d, this.o);
+    this.o += d.length;
+    return this;
+  }
+}
+
+const pad8 = (n: number): number => (n + 7) & ~7;
+
+/** One sequence of steps: the main one (0), or one run by a forked child or a thread. */
+export class Sequence {
+  readonly steps: Buffer[] = [];
+  constructor(
+    readonly program: Program,
+    readonly id: number,
+  ) {}
+
+  private push(op: OpCode, payload: Buffer, flags = 0): StepRef {
+    if (this.steps.length >= 0xffff) throw new Error(`sequence ${this.id}: more than 65535 steps`);
+    const head = new Writer(8).u16(op).u16(flags).u32(payload.length);
+    this.steps.push(Buffer.concat([head.b, payload]));
+    return { seq: this.id, index: this.steps.length - 1, op };
+  }
+
+  /** A raw system call; up to six arguments. */
+  syscall(nr: number, args: ArgLike[] = [], opts: SyscallOptions = {}): StepRef {
+    if (args.length > 6) throw new Error('a system call takes at most 6 arguments');
+    if (PROCESS_LEVEL.has(nr)) this.program.markProcessLevel(`syscall ${nr}`);
+    let post: number = Post.NONE;
+    let postSlot = 0;
+    if (opts.fd) [post, postSlot] = [Post.FD, opts.fd.slot];
+    else if (opts.pid) [post, postSlot] = [Post.PID, opts.pid.slot];
+    else if (opts.aioEvents) post = Post.AIO_EVENTS;
+    const w = new Writer(16 + 6 * 16).u32(nr).u16(args.length).u16(post).u32(postSlot).u32(0);
+    for (let i = 0; i < 6; i++) w.arg(i < args.length ? toArg(args[i]) : arg.imm(0));
+    return this.push(Op.SYSCALL, w.b, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+  }
+
+  /** Write a run-time value (an address, an fd, a context id) into a buffer: a relocation. */
+  patch(b: Buf, off: number, width: 1 | 2 | 4 | 8, value: ArgLike): StepRef {
+    return this.push(Op.PATCH, new Writer(32).u32(b.slot).u32(off).u32(width).u32(0).arg(toArg(value)).b);
+  }
+
+  /** Copy literal bytes into a buffer. */
+  bytes(b: Buf, off: number, data: Uint8Array): StepRef {
+    const w = new Writer(16 + pad8(data.length)).u32(b.slot).u32(off).u32(data.length).u32(0).bytes(data);
+    return this.push(Op.BYTES, w.b);
+  }
+
+  /** Fill with the data pattern (stream `seed`, from stream position `pos`). */
+  fillPattern(b: Buf, off: number, n: number, seed: number, pos = 0): StepRef {
+    if (seed < 1 || seed > 0xffffffff) throw new Error('pattern seed must be 1..2^32-1');
+    return this.push(Op.FILL, new Writer(32).u32(b.slot).u32(off).u32(n).u32(FillKind.PATTERN).u64(seed).u64(pos).b);
+  }
+
+  /** Fill with one byte value (0 zeroes). */
+  fillByte(b: Buf, off: number, n: number, value = 0): StepRef {
+    const kind = value === 0 ? FillKind.ZERO : FillKind.BYTE;
+    return this.push(Op.FILL, new Writer(32).u32(b.slot).u32(off).u32(n).u32(kind).u64(value).u64(0).b);
+  }
+
+  /** Record the FNV-1a 64 digest of a range. */
+  digest(b: Buf, off = 0, n = b.size - off): StepRef {
+    return this.push(Op.DIGEST, new Writer(16).u32(b.slot).u32(off).u32(n).u32(0).b);
+  }
+
+  /** Record the bytes of a range (at most 1 MiB). */
+  dump(b: Buf, off = 0, n = b.size - off): StepRef {
+    if (n > LIMITS.dumpBytes) throw new Error(`dump of ${n} bytes: at most ${LIMITS.dumpBytes}`);
+    return this.push(Op.DUMP, new Writer(16).u32(b.slot).u32(off).u32(n).u32(0).b);
+  }
+
+  /** Compare a range with the pattern and record the mismatches. */
+  verify(b: Buf, off: number, n: number, seed: number, pos = 0): StepRef {
+    return this.push(Op.VERIFY, new Writer(32).u32(b.slot).u32(off).u32(n).u32(0).u64(seed).u64(pos).b);
+  }
+
+  /** Store a run-time value in a slot (an fd read from a pipe2 array, a context id from io_setup). */
+  setSlot(target: Fd | Ctx | Pid, value: ArgLike): StepRef {
+    const kind = target.kind === 'fd' ? SlotKind.FD : target.kind === 'ctx' ? SlotKind.CTX : SlotKind.PID;
+    return this.push(Op.SETSLOT, new Writer(24).u32(kind).u32(target.slot).arg(toArg(value)).b);
+  }
+
+  /** io_uring_setup(entries, params) and map the rings; `params` holds a raw io_uring_params. */
+  uringSetup(ring: Ring, entries: number, params: Buf): StepRef {
+    return this.push(Op.URING_SETUP, new Writer(16).u32(ring.slot).u32(entries).u32(params.slot).u32(0).b);
+  }
+
+  /** Copy `count` raw SQEs from a buffer into the SQ and publish them. */
+  uringQueue(ring: Ring, b: Buf, off: number, count: number): StepRef {
+    return this.push(Op.URING_QUEUE, new Writer(16).u32(ring.slot).u32(b.slot).u32(off).u32(count).b);
+  }
+
+  /** Take up to `max` CQEs, waiting up to `waitMs` for `min` of them. */
+  uringReap(ring: Ring, min: number, max: number, waitMs: number): StepRef {
+    return this.push(Op.URING_REAP, new Writer(16).u32(ring.slot).u32(min).u32(max).u32(waitMs).b);
+  }
+
+  /** Record the ring's head, tail, flag and overflow words. */
+  uringState(ring: Ring): StepRef {
+    return this.push(Op.URING_STATE, new Writer(8).u32(ring.slot).u32(0).b);
+  }
+
+  /** Unmap and close a ring. */
+  uringClose(ring: Ring): StepRef {
+    return this.push(Op.URING_CLOSE, new Writer(8).u32(ring.slot).u32(0).b);
+  }
+
+  /** Fork; the child runs `child` and exits 0. Process-level. */
+  fork(child: Sequence, pid: Pid): StepRef {
+    this.program.markProcessLevel('fork');
+    return this.push(Op.FORK, new Writer(8).u32(child.id).u32(pid.slot).b);
+  }
+
+  /** waitpid with a deadline; on the deadline the child is killed. Process-level. */
+  wait(pid: Pid, waitMs: number): StepRef {
+    this.program.markProcessLevel('wait');
+    return this.push(Op.WAIT, new Writer(8).u32(pid.slot).u32(waitMs).b);
+  }
+
+  /** Run sequences on threads concurrently and join them. Process-level. */
+  threads(seqs: Sequence[], waitMs: number): StepRef {
+    if (seqs.length < 1 || seqs.length > LIMITS.threads) throw new Error(`threads: 1..${LIMITS.threads} sequences`);
+    this.program.markProcessLevel('threads');
+    const w = new Writer(8 + pad8(4 * seqs.length)).u32(seqs.length).u32(waitMs);
+    for (const s of seqs) w.u32(s.id);
+    return this.push(Op.THREADS, w.b);
+  }
+
+  /** Sleep, under the program deadline. */
+  sleep(ms: number): StepRef {
+    return this.push(Op.SLEEP, new Writer(8).u64(BigInt(Math.round(ms * 1e6))).b);
+  }
+
+  /** exit_group (group) or exit of this thread. Process-level. */
+  exit(code: number, group = true): StepRef {
+    this.program.markProcessLevel('exit');
+    return this.push(Op.EXIT, new Writer(8).u32(code).u32(group ? 1 : 0).b);
+  }
+}
+
+/** Options of a program. */
+export interface ProgramOptions {
+  /** Whole-program deadline in ms (default 10 s). */
+  deadlineMs?: number;
+  /** Trace capacity in bytes (default: the executor's 16 MiB). */
+  traceCap?: number;
+}
+
+/** A program under construction. Its main sequence's methods are on the program itself via `main`. */
+export class Program {
+  readonly main: Sequence;
+  private readonly seqs: Sequence[] = [];
+  private readonly bufs: { size: number; align: number }[] = [];
+  private counts = { fd: 0, ctx: 0, ring: 0, pid: 0 };
+  private processSteps: string[] = [];
+  deadlineMs: number;
+  traceCap: number;
+
+  constructor(opts: ProgramOptions = {}) {
+    this.deadlineMs = opts.deadlineMs ?? 10_000;
+    this.traceCap = opts.traceCap ?? 0;
+    this.main = this.seq();
+  }
+
+  /** A new sequence (for a forked child or a thread). */
+  seq(): Sequence {
+    if (this.seqs.length >= LIMITS.seqs) throw new Error(`more than ${LIMITS.seqs} sequences`);
+    const s = new Sequence(this, this.seqs.length);
+    this.seqs.push(s);
+    return s;
+  }
+
+  /** A zeroed buffer; `align` 4096 gives a page-aligned buffer followed by an unmapped page. */
+  buf(size: number, align = 8): Buf {
+    if (this.bufs.length >= LIMITS.bufs) throw new Error(`more than ${LIMITS.bufs} buffers`);
+    if (!(size >= 1 && size <= LIMITS.bufBytes)) throw new Error(`buffer size ${size} out of range`);
+    if (!(align >= 1 && align <= 4096 && (align & (align - 1)) === 0)) throw new Error(`buffer align ${align}`);
+    this.bufs.push({ size, align });
+    return { kind: 'buf', slot: this.bufs.length - 1, size };
+  }
+
+  /** A buffer holding these bytes (written by a BYTES step in the main sequence, now). */
+  data(bytes: Uint8Array, align = 8): Buf {
+    const b = this.buf(Math.max(1, bytes.length), align);
+    if (bytes.length) this.main.bytes(b, 0, bytes);
+    return b;
+  }
+
+  /** A buffer holding a NUL-terminated string. */
+  cstr(s: string): Buf {
+    return this.data(Buffer.from(s + '\0', 'utf8'));
+  }
+
+  /** A fresh fd slot. */
+  fd(): Fd {
+    return { kind: 'fd', slot: this.take('fd', LIMITS.fds) };
+  }
+  /** A fresh AIO context slot. */
+  ctx(): Ctx {
+    return { kind: 'ctx', slot: this.take('ctx', LIMITS.ctxs) };
+  }
+  /** A fresh ring slot. */
+  ring(): Ring {
+    return { kind: 'ring', slot: this.take('ring', LIMITS.rings) };
+  }
+  /** A fresh pid slot. */
+  pid(): Pid {
+    return { kind: 'pid', slot: this.take('pid', LIMITS.pids) };
+  }
+
+  private take(k: keyof Program['counts'], max: number): number {
+    if (this.counts[k] >= max) throw new Error(`more than ${max} ${k} slots`);
+    return this.counts[k]++;
+  }
+
+  /** @internal */
+  markProcessLevel(what: string): void {
+    this.processSteps.push(what);
+  }
+
+  /** True when a step changes the process itself (fork, exit, credentials): it must run in `child`. */
+  get processLevel(): boolean {
+    return this.processSteps.length > 0;
+  }
+
+  /** The wire bytes. */
+  encode(): Buffer {
+    const seqBodies = this.seqs.map((s) => Buffer.concat(s.steps));
+    const tableOff = PROGRAM_HEADER + 8 * this.bufs.length;
+    let off = tableOff + 8 * this.seqs.length;
+    const table = new Writer(8 * this.seqs.length);
+    this.seqs.forEach((s, i) => {
+      table.u32(off).u32(s.steps.length);
+      off += seqBodies[i].length;
+    });
+    const decl = new Writer(8 * this.bufs.length);
+    for (const b of this.bufs) decl.u32(b.size).u32(b.align);
+    const body = Buffer.concat([decl.b, table.b, ...seqBodies]);
+    const head = new Writer(PROGRAM_HEADER)
+      .u32(PROGRAM_MAGIC)
+      .u16(WIRE_VERSION)
+      .u16(this.seqs.length)
+      .u32(PROGRAM_HEADER + body.length)
+      .u32(this.deadlineMs)
+      .u32(this.bufs.length)
+      .u32(this.traceCap)
+      .u32(fnv1a32(body))
+      .u32(0);
+    return Buffer.concat([head.b, body]);
+  }
+}
+
+/** Recompute the checksum of a (possibly mutated) program in place: fuzzing the validator past it. */
+export function resealProgram(p: Buffer): Buffer {
+  if (p.length >= PROGRAM_HEADER) p.writeUInt32LE(fnv1a32(p.subarray(PROGRAM_HEADER)), 24);
+  return p;
+}

@@ -1,0 +1,235 @@
+/**
+ * The trace decoder: every step result and every raw completion the executor recorded
+ * (native/WIRE.md, Trace). Completions are never summarised away.
+ */
+import { Rec, RECORD_HEADER, StepResultFlag, TRACE_HEADER, TRACE_MAGIC, TraceStatus, WIRE_VERSION } from './wire';
+import type { StepRef } from './builder';
+
+/** A CQE as recorded (16 bytes, or 32 with CQE32). */
+export interface Cqe {
+  userData: bigint;
+  res: number;
+  flags: number;
+  /** The extra 16 bytes of a CQE32 ring. */
+  big?: [bigint, bigint];
+}
+
+/** An io_event as recorded. */
+export interface IoEvent {
+  data: bigint;
+  obj: bigint;
+  res: bigint;
+  res2: bigint;
+}
+
+/** Ring words recorded by URING_STATE. */
+export interface RingState {
+  sqHead: number;
+  sqTail: number;
+  cqHead: number;
+  cqTail: number;
+  sqFlags: number;
+  cqFlags: number;
+  cqOverflow: number;
+  sqDropped: number;
+  sqEntries: number;
+  cqEntries: number;
+}
+
+/** What one step did. */
+export interface StepResult {
+  seq: number;
+  step: number;
+  proc: number;
+  /** The result: >= 0, or -errno. */
+  ret: bigint;
+  errno: number;
+  /** The step hit its deadline (a blocking call was interrupted). */
+  deadline: boolean;
+  refused: boolean;
+  t0Ns: bigint;
+  t1Ns: bigint;
+  /** A second result: the wait status for WAIT. */
+  ret2: bigint;
+  cqes: Cqe[];
+  events: IoEvent[];
+  digest?: bigint;
+  dump?: Buffer;
+  verify?: { mismatches: number; first: number };
+  ring?: RingState;
+  error?: string;
+}
+
+/** Decoded trace. */
+export interface Trace {
+  status: 'ok' | 'error' | 'deadline' | 'runner-died';
+  /** Wait status of the runner process (child front door), or -1. */
+  exitStatus: number;
+  message: string;
+  /** Every step result in record order (steps of threads and children interleave). */
+  steps: StepResult[];
+}
+
+const STATUS: Record<number, Trace['status']> = {
+  [TraceStatus.OK]: 'ok',
+  [TraceStatus.ERROR]: 'error',
+  [TraceStatus.DEADLINE]: 'deadline',
+  [TraceStatus.RUNNER_DIED]: 'runner-died',
+};
+
+/** A trace that cannot be decoded: the executor or the transport is broken. */
+export class TraceFormatError extends Error {}
+
+/** Decode trace bytes. */
+export function decodeTrace(b: Buffer): Trace {
+  if (b.length < TRACE_HEADER) throw new TraceFormatError(`trace of ${b.length} bytes is shorter than its header`);
+  if (b.readUInt32LE(0) !== TRACE_MAGIC) throw new TraceFormatError('trace has a bad magic');
+  if (b.readUInt16LE(4) !== WIRE_VERSION) throw new TraceFormatError(`trace version ${b.readUInt16LE(4)}`);
+  const status = STATUS[b.readUInt16LE(6)];
+  if (!status) throw new TraceFormatError(`trace status ${b.readUInt16LE(6)}`);
+  const length = b.readUInt32LE(8);
+  if (length > b.length) throw new TraceFormatError(`trace says ${length} bytes, got ${b.length}`);
+  const nrecords = b.readUInt32LE(12);
+  const exitStatus = b.readInt32LE(16);
+  const msglen = b.readUInt32LE(20);
+  let o = TRACE_HEADER;
+  const message = b.toString('utf8', o, o + msglen).replace(/\0+$/, '');
+  o += (msglen + 7) & ~7;
+  const steps: StepResult[] = [];
+  // completion and data records may come before or after the STEP record of their step
+  const byKey = new Map<string, StepResult>();
+  const pending = new Map<string, Partial<StepResult> & { cqes: Cqe[]; events: IoEvent[] }>();
+  const keyOf = (seq: number, step: number, proc: number) => `${proc}:${seq}:${step}`;
+  const acc = (k: string) => {
+    let a = pending.get(k);
+    if (!a) pending.set(k, (a = { cqes: [], events: [] }));
+    return a;
+  };
+  for (let r = 0; r < nrecords; r++) {
+    if (o + RECORD_HEADER > length) throw new TraceFormatError(`record ${r} runs past the trace`);
+    const type = b.readUInt16LE(o);
+    const seq = b.readUInt16LE(o + 2);
+    const step = b.readUInt16LE(o + 4);
+    const proc = b.readUInt16LE(o + 6);
+    const len = b.readUInt32LE(o + 8);
+    const p = o + RECORD_HEADER;
+    if (p + len > length) throw new TraceFormatError(`record ${r} payload runs past the trace`);
+    const k = keyOf(seq, step, proc);
+    switch (type) {
+      case Rec.STEP: {
+        const flags = b.readUInt32LE(p + 12);
+        const st: StepResult = {
+          seq,
+          step,
+          proc,
+          ret: b.readBigInt64LE(p),
+          errno: b.readInt32LE(p + 8),
+          deadline: (flags & StepResultFlag.DEADLINE) !== 0,
+          refused: (flags & StepResultFlag.REFUSED) !== 0,
+          t0Ns: b.readBigUInt64LE(p + 16),
+          t1Ns: b.readBigUInt64LE(p + 24),
+          ret2: b.readBigInt64LE(p + 32),
+          cqes: [],
+          events: [],
+        };
+        steps.push(st);
+        byKey.set(k, st);
+        break;
+      }
+      case Rec.CQE:
+        acc(k).cqes.push({
+          userData: b.readBigUInt64LE(p),
+          res: b.readInt32LE(p + 8),
+          flags: b.readUInt32LE(p + 12),
+          big: len >= 32 ? [b.readBigUInt64LE(p + 16), b.readBigUInt64LE(p + 24)] : undefined,
+        });
+        break;
+      case Rec.AIO_EVENT:
+        acc(k).events.push({
+          data: b.readBigUInt64LE(p),
+          obj: b.readBigUInt64LE(p + 8),
+          res: b.readBigInt64LE(p + 16),
+          res2: b.readBigInt64LE(p + 24),
+        });
+        break;
+      case Rec.DIGEST:
+        acc(k).digest = b.readBigUInt64LE(p);
+        break;
+      case Rec.DUMP: {
+        const n = b.readUInt32LE(p);
+        acc(k).dump = Buffer.from(b.subarray(p + 8, p + 8 + n));
+        break;
+      }
+      case Rec.VERIFY:
+        acc(k).verify = { mismatches: b.readUInt32LE(p), first: b.readUInt32LE(p + 4) };
+        break;
+      case Rec.RING_STATE: {
+        const w = (i: number) => b.readUInt32LE(p + 4 * i);
+        acc(k).ring = {
+          sqHead: w(0),
+          sqTail: w(1),
+          cqHead: w(2),
+          cqTail: w(3),
+          sqFlags: w(4),
+          cqFlags: w(5),
+          cqOverflow: w(6),
+          sqDropped: w(7),
+          sqEntries: w(8),
+          cqEntries: w(9),
+        };
+        break;
+      }
+      case Rec.ERROR: {
+        const n = b.readUInt32LE(p);
+        acc(k).error = b.toString('utf8', p + 8, p + 8 + n);
+        break;
+      }
+      default:
+        throw new TraceFormatError(`record ${r} has unknown type ${type}`);
+    }
+    o = p + len;
+  }
+  for (const [k, a] of pending) {
+    const st = byKey.get(k);
+    if (st) {
+      Object.assign(st, a, { cqes: a.cqes, events: a.events });
+      continue;
+    }
+    // a step that could not run (ERROR) has no STEP record
+    const [proc, seq, step] = k.split(':').map(Number);
+    steps.push({ seq, step, proc, ret: -1n, errno: 0, deadline: false, refused: false, t0Ns: 0n, t1Ns: 0n, ret2: 0n, ...a });
+  }
+  return { status, exitStatus, message, steps };
+}
+
+/** Look-ups of a decoded trace by the steps a builder returned. */
+export class TraceView {
+  constructor(readonly trace: Trace) {}
+
+  /** The result of a step (proc 0, or the given proc for steps of a forked child or thread). */
+  step(ref: StepRef, proc?: number): StepResult {
+    const s = this.trace.steps.find((x) => x.seq === ref.seq && x.step === ref.index && (proc === undefined || x.proc === proc));
+    if (!s) throw new Error(`step ${ref.index} of sequence ${ref.seq} did not run (trace ${this.trace.status}: ${this.trace.message || 'no message'})`);
+    return s;
+  }
+
+  /** The step's result, or undefined if it never ran. */
+  maybe(ref: StepRef): StepResult | undefined {
+    return this.trace.steps.find((x) => x.seq === ref.seq && x.step === ref.index);
+  }
+
+  /** Result as a number (ret >= 0 or -errno). */
+  ret(ref: StepRef): number {
+    return Number(this.step(ref).ret);
+  }
+
+  /** Every CQE recorded anywhere in the trace, in order. */
+  allCqes(): Cqe[] {
+    return this.trace.steps.flatMap((s) => s.cqes);
+  }
+
+  /** Every io_event recorded anywhere in the trace, in order. */
+  allEvents(): IoEvent[] {
+    return this.trace.steps.flatMap((s) => s.events);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `conformance()`: one behaviour per test, declared with what it exercises, what it needs and the
+ * rule it rests on. Skips come only from the probe or a missing requirement, always with a reason.
+ */
+import type { Capabilities } from '../target/caps';
+import { aioSupports, uringSupports } from '../target/caps';
+import type { Target } from '../target/target';
+import { suiteTarget } from './context';
+
+/** What a test needs beyond its ops. */
+export interface Needs {
+  /** Effective uid 0 in the executor. */
+  root?: boolean;
+}
+
+/** Metadata every conformance test declares. */
+export interface Meta {
+  /** Operations exercised: `'uring.READ'`, `'aio.PREAD'`, `'uring.setup'`. */
+  ops: string[];
+  /** The rule: a SEMANTICS.md section, a man page, a commit. */
+  rule: string;
+  needs?: Needs;
+  /** Timeout on an unloaded host, in ms (default 10 s); scaled by the target's slowdown. */
+  timeoutMs?: number;
+}
+
+/** What a test body gets. */
+export interface TestContext {
+  target: Target;
+  caps: Capabilities;
+  /** A scratch directory on the target's filesystem, removed after the test. */
+  scratch: string;
+}
+
+/** Metadata of registered tests, read by the runner's reporter. */
+export const TEST_META = new WeakMap<Mocha.Runnable, Meta>();
+/** Skip reasons, read by the runner's reporter. */
+export const SKIP_REASONS = new WeakMap<Mocha.Runnable, string>();
+
+/** Why this test cannot run here, or undefined. */
+export function missingRequirement(meta: Meta, caps: Capabilities): string | undefined {
+  for (const op of meta.ops) {
+    const [iface, name] = op.split('.');
+    if (iface === 'uring') {
+      if (!caps.uring.available) return `io_uring unavailable: ${caps.uring.reason}`;
+      if (name !== 'setup' && name !== 'register' && name !== 'enter' && !uringSupports(caps, name))
+        return `probe: IORING_OP_${name} not supported by kernel ${caps.kernel}`;
+    } else if (iface === 'aio') {
+      if (!caps.aio.available) return `AIO unavailable: ${caps.aio.reason}`;
+      if (name !== 'setup' && name !== 'submit' && name !== 'getevents' && name !== 'cancel' && name !== 'destroy' && !aioSupports(caps, name))
+        return `probe: IOCB_CMD_${name} does not work on kernel ${caps.kernel}`;
+    }
+  }
+  if (meta.needs?.root && caps.euid !== 0) return `needs root (euid is ${caps.euid})`;
+  return undefined;
+}
+
+/** Declare a conformance test. */
+export function conformance(title: string, meta: Meta, body: (ctx: TestContext) => Promise<void>): void {
+  const test = it(title, async function () {
+    const target = suiteTarget();
+    const caps = await target.probe();
+    const why = missingRequirement(meta, caps);
+    if (why) {
+      SKIP_REASONS.set(this.test!, why);
+      this.skip();
+    }
+    const scratch = await target.makeScratch();
+    try {
+      await body({ target, caps, scratch });
+    } finally {
+      await target.removeScratch(scratch);
+    }
+  });
+  test.timeout(meta.timeoutMs ?? 10_000);
+  TEST_META.set(test, meta);
+}

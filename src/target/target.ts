@@ -1,0 +1,34 @@
+/**
+ * A target runs wire programs and returns traces: `local` (the in-process addon), `child`
+ * (`kasync-exec` in a child process); the VM target comes later. The same program gives an
+ * equivalent trace on every target.
+ */
+import { Program } from '../program/builder';
+import { decodeTrace, TraceView } from '../program/trace';
+import type { Capabilities } from './caps';
+
+/** A failure of the target itself (executor missing, died, stopped answering): never a skip. */
+export class TargetError extends Error {}
+
+/** The interface every target implements. */
+export interface Target {
+  /** 'local', 'child', 'vm:<kernel>'. */
+  readonly name: string;
+  /** Run a program and decode its trace. */
+  run(p: Program): Promise<TraceView>;
+  /** Run raw wire bytes; resolves to raw trace bytes (an error trace for a malformed program). */
+  runWire(program: Buffer, deadlineMs: number): Promise<Buffer>;
+  /** Capabilities of the kernel behind this target (cached after the first call). */
+  probe(): Promise<Capabilities>;
+  /** A scratch directory on the target's filesystem, removed by `removeScratch`. */
+  makeScratch(): Promise<string>;
+  /** Remove a scratch directory made by `makeScratch`. */
+  removeScratch(dir: string): Promise<void>;
+  /** Release the executor. */
+  close(): Promise<void>;
+}
+
+/** Decode raw trace bytes into a view. */
+export function view(raw: Buffer): TraceView {
+  return new TraceView(decodeTrace(raw));
+}
