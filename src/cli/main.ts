@@ -77,7 +77,8 @@ export function buildCli(): Command {
     .option('-g, --grep <regexp>', 'only tests whose title matches')
     .option('-s, --suite <names>', 'only these suites, comma-separated')
     .action(async (o: { target: string; reporter: string; output?: string; grep?: string; suite?: string }) => {
-      if (!isReporterName(o.reporter)) throw new UsageError(`unknown reporter '${o.reporter}' (${reporterNames.join(', ')})`);
+      const reporter = o.reporter;
+      if (!isReporterName(reporter)) throw new UsageError(`unknown reporter '${reporter}' (${reporterNames.join(', ')})`);
       let grep: RegExp | undefined;
       try {
         grep = o.grep ? new RegExp(o.grep) : undefined;
@@ -102,7 +103,7 @@ export function buildCli(): Command {
           onTest: live ? (t, d, n) => process.stderr.write(progressLine(t, d, n, tty)) : undefined,
         });
         if (tty && live) process.stderr.write('\r\x1b[K');
-        const text = o.reporter === 'spec' ? toSpecSummary(run, process.stdout.isTTY === true) : REPORTERS[o.reporter](run);
+        const text = o.reporter === 'spec' ? toSpecSummary(run, process.stdout.isTTY === true) : REPORTERS[reporter](run);
         writeOut(text, o.output);
         if (o.output && o.reporter !== 'spec') process.stdout.write(toSpecSummary(run).split('\n').slice(-2).join('\n'));
         return exitCodeOf(run);

@@ -93,11 +93,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
         opts.onTest?.(r, results.length, total);
       };
       runner.on('pass', (t) => record(t, 'pass'));
-      runner.on('fail', (t, err) => {
-        // a failing hook has no test of its own: record it under the hook's title
-        if (t.type === 'hook') record(t as unknown as Mocha.Test, 'fail', err);
-        else record(t as Mocha.Test, 'fail', err);
-      });
+      // a failing hook has no test of its own: it is recorded under the hook's title
+      runner.on('fail', (t, err) => record(t as Mocha.Test, 'fail', err));
       runner.on('pending', (t) => record(t, 'skip'));
     }
   }

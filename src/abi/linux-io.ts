@@ -1,0 +1,103 @@
+/**
+ * Readiness and descriptor constants on x86-64: poll and epoll bits, eventfd flags, sockets.
+ * `SOCK_*`, `AF_*`, `MSG_*`, `SHUT_*` and `EFD_*` live in kernel-internal headers, so glibc's are checked.
+ */
+import { LINUX_EVENTPOLL_H, LINUX_POLL_H, SYS_EVENTFD_H, SYS_SOCKET_H } from './headers';
+import { bits, constants, enumeration } from './table';
+
+/** `poll` event bits (`POLL*`), also `POLL_ADD`'s `poll32_events` and AIO POLL's `aio_buf`. */
+export const POLL_EV = bits('POLL', LINUX_POLL_H, {
+  IN: 0x0001,
+  PRI: 0x0002,
+  OUT: 0x0004,
+  ERR: 0x0008,
+  HUP: 0x0010,
+  NVAL: 0x0020,
+  RDNORM: 0x0040,
+  RDBAND: 0x0080,
+  WRNORM: 0x0100,
+  WRBAND: 0x0200,
+  MSG: 0x0400,
+  REMOVE: 0x1000,
+  RDHUP: 0x2000,
+});
+
+/** `epoll_event.events` bits (`EPOLL*`). */
+export const EPOLL_EV = bits('EPOLL', LINUX_EVENTPOLL_H, {
+  IN: 0x001,
+  PRI: 0x002,
+  OUT: 0x004,
+  ERR: 0x008,
+  HUP: 0x010,
+  NVAL: 0x020,
+  RDNORM: 0x040,
+  RDBAND: 0x080,
+  WRNORM: 0x100,
+  WRBAND: 0x200,
+  MSG: 0x400,
+  RDHUP: 0x2000,
+  EXCLUSIVE: [1 << 28, '4.5'],
+  WAKEUP: 1 << 29,
+  ONESHOT: 1 << 30,
+  ET: 2 ** 31,
+});
+
+/** `epoll_ctl` operations (`EPOLL_CTL_*`). */
+export const EPOLL_CTL = enumeration('EPOLL_CTL_', LINUX_EVENTPOLL_H, {
+  ADD: 1,
+  DEL: 2,
+  MOD: 3,
+});
+
+/** `epoll_create1` flags. */
+export const EPOLL_CREATE = bits('EPOLL_', LINUX_EVENTPOLL_H, { CLOEXEC: 0o2000000 }, 'EPOLL_CREATE');
+
+/** `eventfd2` flags (`EFD_*`). */
+export const EFD = bits('EFD_', SYS_EVENTFD_H, {
+  SEMAPHORE: 0o1,
+  NONBLOCK: 0o4000,
+  CLOEXEC: 0o2000000,
+});
+
+/** Socket types (`SOCK_STREAM` …). */
+export const SOCK_TYPE = enumeration(
+  'SOCK_',
+  SYS_SOCKET_H,
+  { STREAM: 1, DGRAM: 2, RAW: 3, RDM: 4, SEQPACKET: 5, DCCP: 6, PACKET: 10 },
+  'SOCK_TYPE',
+);
+
+/** Flags ORed into a socket type (`SOCK_NONBLOCK`, `SOCK_CLOEXEC`). */
+export const SOCK_FLAG = bits('SOCK_', SYS_SOCKET_H, { NONBLOCK: 0o4000, CLOEXEC: 0o2000000 }, 'SOCK_FLAG');
+
+/** Address families (`AF_*`). */
+export const AF = enumeration('AF_', SYS_SOCKET_H, {
+  UNSPEC: 0,
+  UNIX: 1,
+  INET: 2,
+  INET6: 10,
+  NETLINK: 16,
+});
+
+/** `shutdown` directions (`SHUT_*`). */
+export const SHUT = enumeration('SHUT_', SYS_SOCKET_H, { RD: 0, WR: 1, RDWR: 2 });
+
+/** `send`/`recv` flags (`MSG_*`), also io_uring `msg_flags`. */
+export const MSG = bits('MSG_', SYS_SOCKET_H, {
+  OOB: 0x1,
+  PEEK: 0x2,
+  DONTROUTE: 0x4,
+  CTRUNC: 0x8,
+  TRUNC: 0x20,
+  DONTWAIT: 0x40,
+  EOR: 0x80,
+  WAITALL: 0x100,
+  NOSIGNAL: 0x4000,
+  MORE: 0x8000,
+  WAITFORONE: 0x10000,
+  ZEROCOPY: [0x4000000, '4.14'],
+  CMSG_CLOEXEC: 0x40000000,
+});
+
+/** Socket-level constants for passing descriptors (`SCM_RIGHTS` in a `SOL_SOCKET` cmsg). */
+export const SOCKET_CONST = constants('', SYS_SOCKET_H, { SOL_SOCKET: 1, SCM_RIGHTS: 1 }, 'SOCKET_CONST');

@@ -1,0 +1,82 @@
+/**
+ * Legacy AIO steps for programs: io_setup, raw iocbs (every field settable), io_submit,
+ * io_getevents/io_pgetevents with every io_event recorded, io_cancel, io_destroy.
+ */
+import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
+import { arg, ArgLike, Buf, Ctx, Fd, Sequence, StepRef } from './builder';
+import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
+
+/** io_setup(nr, &ctx) into a fresh context slot. */
+export function aioSetup(seq: Sequence, nrEvents: number): { ctx: Ctx; setup: StepRef } {
+  const p = seq.program;
+  const idBuf = p.buf(8);
+  const ctx = p.ctx();
+  const setup = seq.syscall(SYSCALLS.io_setup, [nrEvents, arg.buf(idBuf)]);
+  seq.setSlot(ctx, arg.load64(idBuf, 0));
+  return { ctx, setup };
+}
+
+/** iocb fields by name; `opcode` may be a name, `fd`/`resfd` an fd slot. */
+export type IocbSpec = Omit<Partial<Record<keyof typeof IOCB_LAYOUT.fields, FieldValue>>, 'aio_lio_opcode' | 'aio_fildes' | 'aio_resfd'> & {
+  opcode: AioOpName | number;
+  fd: Fd | FieldValue;
+  resfd?: Fd | FieldValue;
+};
+
+/** Raw iocb bytes with relocations. */
+export function iocb(spec: IocbSpec): RawStruct {
+  const { opcode, fd, resfd, ...rest } = spec;
+  return encodeStruct(IOCB_LAYOUT, {
+    ...rest,
+    aio_lio_opcode: typeof opcode === 'number' ? opcode : AIO_OP[opcode].value,
+    aio_fildes: fdField(fd),
+    aio_resfd: fdField(resfd),
+  });
+}
+
+/** Steps and buffers of one io_submit. */
+export interface AioSubmission {
+  submit: StepRef;
+  /** The iocb array (the kernel writes aio_key back into it). */
+  iocbs: Buf;
+}
+
+/** io_submit(ctx, nr, iocbpp): iocbs in one buffer, pointers to them in another. */
+export function aioSubmit(seq: Sequence, ctx: Ctx | ArgLike, iocbs: RawStruct[], nr: number = iocbs.length): AioSubmission {
+  const p = seq.program;
+  const n = Math.max(1, iocbs.length);
+  const ib = p.buf(64 * n);
+  const ptrs = p.buf(8 * n);
+  placeAll(seq, ib, 0, iocbs);
+  for (let i = 0; i < iocbs.length; i++) seq.patch(ptrs, 8 * i, 8, arg.buf(ib, 64 * i));
+  const c = typeof ctx === 'object' && 'kind' in ctx && ctx.kind === 'ctx' ? arg.ctx(ctx as Ctx) : (ctx as ArgLike);
+  return { submit: seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)]), iocbs: ib };
+}
+
+/** A relative timeout for io_getevents: nanoseconds, or null for none (wait forever, under the deadline). */
+export type AioTimeout = number | null;
+
+function timespec(seq: Sequence, ns: number): Buf {
+  const b = seq.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
+  place(seq, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 }));
+  return b;
+}
+
+/** io_getevents(ctx, min, nr, events, timeout), every returned io_event recorded. */
+export function aioGetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {
+  const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));
+  const ts = timeoutNs === null ? 0 : arg.buf(timespec(seq, timeoutNs));
+  return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts], { aioEvents: true });
+}
+
+/** io_pgetevents(ctx, min, nr, events, timeout, usig) with a raw __aio_sigset buffer (or 0). */
+export function aioPgetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout, usig: ArgLike = 0): StepRef {
+  const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));
+  const ts = timeoutNs === null ? 0 : arg.buf(timespec(seq, timeoutNs));
+  return seq.syscall(SYSCALLS.io_pgetevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts, usig], { aioEvents: true });
+}
+
+/** io_destroy(ctx). */
+export function aioDestroy(seq: Sequence, ctx: Ctx): StepRef {
+  return seq.syscall(SYSCALLS.io_destroy, [arg.ctx(ctx)]);
+}

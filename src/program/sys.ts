@@ -1,0 +1,54 @@
+/** Synchronous system calls that programs use around the async ones: files, pipes, sysctls. */
+import { AT, O, SYSCALLS } from '../abi';
+import { arg, Buf, Fd, Sequence, StepRef } from './builder';
+
+/** openat(AT_FDCWD, path, flags, mode) into a fresh fd slot. */
+export function openat(seq: Sequence, path: string, flags: number, mode = 0o644): { fd: Fd; step: StepRef } {
+  const p = seq.program;
+  const fd = p.fd();
+  const step = seq.syscall(SYSCALLS.openat, [AT.FDCWD.value, arg.buf(p.cstr(path)), flags, mode], { fd });
+  return { fd, step };
+}
+
+/** pipe2 into two fresh fd slots: [read end, write end]. */
+export function pipe2(seq: Sequence, flags = 0): { r: Fd; w: Fd; step: StepRef } {
+  const p = seq.program;
+  const b = p.buf(8);
+  const step = seq.syscall(SYSCALLS.pipe2, [arg.buf(b), flags]);
+  const r = p.fd();
+  const w = p.fd();
+  seq.setSlot(r, arg.load32(b, 0));
+  seq.setSlot(w, arg.load32(b, 4));
+  return { r, w, step };
+}
+
+/** pread64 into a buffer. */
+export function pread(seq: Sequence, fd: Fd, b: Buf, n: number, off: number | bigint, bufOff = 0): StepRef {
+  return seq.syscall(SYSCALLS.pread64, [arg.fd(fd), arg.buf(b, bufOff), n, off]);
+}
+
+/** pwrite64 from a buffer. */
+export function pwrite(seq: Sequence, fd: Fd, b: Buf, n: number, off: number | bigint, bufOff = 0): StepRef {
+  return seq.syscall(SYSCALLS.pwrite64, [arg.fd(fd), arg.buf(b, bufOff), n, off]);
+}
+
+/**
+ * close(fd). A closed slot is emptied too: the executor closes every slot still set when the program
+ * ends, and in-process that number may by then belong to Node.
+ */
+export function close(seq: Sequence, fd: Fd): StepRef {
+  const step = seq.syscall(SYSCALLS.close, [arg.fd(fd)]);
+  seq.setSlot(fd, -1);
+  return step;
+}
+
+/** Read a small text file (a sysctl) through the target: the step's DUMP holds its bytes. */
+export function readSmallFile(seq: Sequence, path: string, max = 256): { open: StepRef; read: StepRef; dump: StepRef } {
+  const p = seq.program;
+  const { fd, step: open } = openat(seq, path, O.RDONLY.value | O.CLOEXEC.value);
+  const b = p.buf(max);
+  const read = pread(seq, fd, b, max, 0);
+  const dump = seq.dump(b);
+  close(seq, fd);
+  return { open, read, dump };
+}
