@@ -12,20 +12,31 @@
 
 namespace {
 
+// Copies the trace into a JS Buffer and frees it. (Handing the malloc'd block to JS as an
+// external buffer is slower: freed only at GC, every run then faults in fresh pages.)
+Napi::Buffer<uint8_t> Wrap(Napi::Env env, uint8_t *trace, size_t len) {
+  Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, trace, len);
+  std::free(trace);
+  return b;
+}
+
 class RunWorker : public Napi::AsyncWorker {
  public:
   // The program is copied: JS may change the Buffer while the worker runs, and the executor
   // validates once, then trusts what it validated.
   RunWorker(Napi::Env env, const uint8_t *p, size_t n)
       : Napi::AsyncWorker(env, "kasync.run"), prog_(p, p + n), deferred_(Napi::Promise::Deferred::New(env)) {}
-  ~RunWorker() override { std::free(trace_); }
+  ~RunWorker() override { std::free(trace_); }  // only if OnOK did not take it
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     if (kx_run(prog_.data(), prog_.size(), KX_INPROC, &trace_, &len_) != 0) SetError("kasync: no memory for the trace");
   }
-  void OnOK() override { deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), trace_, len_)); }
+  void OnOK() override {
+    deferred_.Resolve(Wrap(Env(), trace_, len_));
+    trace_ = nullptr;
+  }
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -63,9 +74,7 @@ Napi::Value RunSync(const Napi::CallbackInfo &info) {
     Napi::Error::New(env, "kasync: no memory for the trace").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, trace, len);
-  std::free(trace);
-  return out;
+  return Wrap(env, trace, len);
 }
 
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), KX_WIRE_VERSION); }

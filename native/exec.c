@@ -8,6 +8,7 @@
 #include "exec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/io_uring.h> // 6.1 UAPI; only IORING_* constants, newer ones are defined below
 #include <pthread.h>
 #include <signal.h>
@@ -70,7 +71,7 @@ _Static_assert(offsetof(struct region, rec) % 8 == 0, "records must be 8-aligned
 _Static_assert(offsetof(struct region, rec) == offsetof(struct region, head) + 32 + MSGMAX, "head abuts rec");
 
 struct ring {
-	int used, mapped, own_maps, regidx;
+	int used, mapped, own_maps, regidx, fd_closed;
 	int64_t fd; // fd, or the registered index with REGISTERED_FD_ONLY
 	uint32_t setup, sq_entries, cq_entries, sq_mask, cq_mask, sqe_size, cqe_size;
 	uint8_t *sq, *cq, *sqes;
@@ -92,7 +93,7 @@ struct thr {
 struct prog {
 	const uint8_t *p;
 	size_t len;
-	int mode, stray, used_async;
+	int mode, stray, used_async, fdslots, snapped;
 	struct region *r;
 	uint32_t nseq, nbufs, seqtab;
 	uint64_t deadline; // absolute CLOCK_MONOTONIC ns
@@ -107,6 +108,7 @@ struct prog {
 	struct { uint64_t ud; int64_t res; } done[NDONE];
 	uint32_t ndone;
 	struct thr thr[MAX_PROCS + 1]; // indexed by proc, so a thread's state outlives a timed-out join
+	uint64_t fdsnap[1024];         // in-process: fds below 65536 open before the program ran
 };
 
 struct res { int64_t ret; int32_t err; uint32_t flags; uint64_t t0, t1; int64_t ret2; };
@@ -203,7 +205,11 @@ static void rec_bytes(struct thr *t, uint16_t type, uint16_t seq, uint16_t step,
 	uint8_t *h = rec_open(t, seq, step, (uint32_t)pad8(na + nb));
 	if (!h)
 		return;
-	memcpy(h + 16, a, na);
+	if (na <= 64 && na % 8 == 0) // CQEs and STEPs: word copies beat a libc call
+		for (uint32_t k = 0; k < na; k += 8)
+			memcpy(h + 16 + k, (const uint8_t *)a + k, 8);
+	else
+		memcpy(h + 16, a, na);
 	if (nb)
 		memcpy(h + 16 + na, b, nb);
 	rec_close(h, type);
@@ -510,6 +516,7 @@ static int check(struct prog *g, char *e)
 				return bad(e, "invalid program: step %u of seq %u: unknown flags 0x%x", i, s, fl);
 			if (check_step(g, op, p + off + 8, sl, d))
 				return bad(e, "invalid program: step %u of seq %u: %s", i, s, d);
+			g->fdslots |= (op == OP_SYSCALL && rd16(p + off + 14) == 1) || (op == OP_SETSLOT && rd32(p + off + 8) == 1);
 			int procstep = op == OP_FORK || op == OP_WAIT || op == OP_THREADS || op == OP_EXIT ||
 				       (op == OP_SYSCALL && in_proc_list(rd32(p + off + 8)));
 			if (procstep && g->mode == KX_INPROC)
@@ -655,6 +662,43 @@ static void set_ret(struct res *o, long r)
 	o->err = r < 0 && r >= -4095 ? (int32_t)-r : 0;
 }
 
+// The program closed an fd itself: teardown must not close that number (it may be Node's by then).
+static void forget_fd(struct prog *g, const uint8_t *a0, uint64_t fd)
+{
+	if (rd32(a0) == A_RING && g->ring[rd32(a0 + 4)].used)
+		g->ring[rd32(a0 + 4)].fd_closed = 1;
+	for (uint32_t k = 0; k < MAX_FDS; k++)
+		if (g->fdset[k] && (uint64_t)g->fd[k] == fd)
+			g->fdset[k] = 0;
+}
+
+// In-process, fd slots may hold numbers the program did not create (Node's own fds, a byte
+// count stored by mistake). Teardown closes only fds that were not open when the program started.
+static void snap_fds(struct prog *g)
+{
+	uint8_t d[4096];
+	long dfd = kx_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+	if (dfd < 0)
+		return; // not snapped: teardown then closes no fd slot at all
+	for (long n; (n = kx_sys(SYS_getdents64, dfd, (long)d, sizeof d, 0, 0, 0)) > 0;)
+		for (long o = 0; o < n && rd16(d + o + 16); o += rd16(d + o + 16)) {
+			long fd = strtol((const char *)d + o + 19, NULL, 10);
+			if (fd >= 0 && fd < 65536 && fd != dfd)
+				g->fdsnap[fd / 64] |= 1ull << (fd % 64);
+		}
+	kx_sys(SYS_close, dfd, 0, 0, 0, 0, 0);
+	g->snapped = 1;
+}
+
+static int may_close(struct prog *g, int64_t fd)
+{
+	if (fd <= 2 || fd > INT32_MAX)
+		return 0;
+	if (g->mode != KX_INPROC)
+		return 1;
+	return g->snapped && fd < 65536 && !(g->fdsnap[fd / 64] & (1ull << (fd % 64)));
+}
+
 static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, struct res *o)
 {
 	struct prog *g = t->g;
@@ -672,6 +716,8 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	set_ret(o, r);
 	if (o->t1 >= g->deadline)
 		o->flags |= F_DEADLINE;
+	if (nr == SYS_close && r == 0 && nargs)
+		forget_fd(g, pl + 16, a[0]); // so teardown does not close the number again
 	if (r < 0 && post != 3)
 		return 0;
 	switch (post) {
@@ -709,7 +755,7 @@ static void ring_close(struct ring *rg, struct res *o)
 		uint32_t upd[4] = {(uint32_t)rg->fd, 0, 0, 0};
 		r = kx_sys(NR_IO_URING_REGISTER, (long)rg->fd, UNREGISTER_RING_FDS | REGISTER_USE_REGISTERED_RING,
 			   (long)upd, 1, 0, 0);
-	} else {
+	} else if (!rg->fd_closed) {
 		r = kx_sys(SYS_close, (long)rg->fd, 0, 0, 0, 0, 0);
 	}
 	if (o)
@@ -1201,12 +1247,12 @@ static void teardown(struct prog *g)
 		}
 	for (uint32_t k = 0; k < MAX_RINGS; k++)
 		if (g->ring[k].used) {
-			if (!g->ring[k].regidx)
+			if (!g->ring[k].regidx && !g->ring[k].fd_closed)
 				closed[nclosed++] = (int)g->ring[k].fd;
 			ring_close(&g->ring[k], NULL);
 		}
 	for (uint32_t k = 0; k < MAX_FDS; k++)
-		if (g->fdset[k] && g->fd[k] > 2 && g->fd[k] <= INT32_MAX) { // never stdio, never twice
+		if (g->fdset[k] && may_close(g, g->fd[k])) { // never twice
 			int dup = 0;
 			for (int j = 0; j < nclosed; j++)
 				dup |= closed[j] == (int)g->fd[k];
@@ -1269,6 +1315,8 @@ void kx_exec(const uint8_t *prog, size_t len, int mode, void *region)
 	sigemptyset(&set);
 	sigaddset(&set, KX_SIG);
 	pthread_sigmask(SIG_UNBLOCK, &set, &old);
+	if (mode == KX_INPROC && g->fdslots)
+		snap_fds(g);
 	g->deadline = now_ns() + rd32(prog + 12) * MS;
 	struct thr *t = &g->thr[0];
 	*t = (struct thr){g, 0, 0, -1, 0};
@@ -1337,20 +1385,38 @@ const uint8_t *kx_finish(void *region, int died, int wstatus, size_t *out_len)
 	return out;
 }
 
+// In-process, each thread keeps one trace region (virtual 256 MiB, NORESERVE) for the next
+// program: a fresh mapping per run costs a page fault per 4 KiB of trace. Records are only
+// read below the cursor and in-process there is a single writer, so stale bytes do not matter.
+static __thread struct { void *p; size_t n; } cached;
+#define CACHE_KEEP (8 * MiB) // touched pages beyond this are given back after the run
+
 int kx_run(const uint8_t *prog, size_t len, int mode, uint8_t **trace, size_t *trace_len)
 {
-	size_t sz = kx_region_size(prog, len);
-	void *reg = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (reg == MAP_FAILED)
-		return -errno;
+	size_t sz = kx_region_size(prog, len), max = offsetof(struct region, rec) + 256 * MiB;
+	void *reg = mode == KX_INPROC ? cached.p : NULL;
+	if (!reg) {
+		reg = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (reg == MAP_FAILED)
+			return -errno;
+	}
 	kx_region_init(reg, sz);
 	kx_exec(prog, len, mode, reg);
 	size_t n;
+	struct region *r = reg;
+	uint64_t used = umin(r->cursor, r->cap);
 	const uint8_t *t = kx_finish(reg, 0, -1, &n);
 	uint8_t *out = malloc(n);
 	if (out)
 		memcpy(out, t, n);
-	munmap(reg, sz);
+	if (mode != KX_INPROC) {
+		munmap(reg, max);
+	} else {
+		if (used > CACHE_KEEP)
+			madvise((uint8_t *)reg + CACHE_KEEP, max - CACHE_KEEP, MADV_DONTNEED);
+		cached.p = reg;
+		cached.n = max;
+	}
 	if (!out)
 		return -ENOMEM;
 	*trace = out;

@@ -78,7 +78,9 @@ describe('wire: programs', () => {
   });
 
   it('a flipped byte fails the checksum; a truncated program fails the length check', () => {
-    const wire = new Program().encode();
+    const p = new Program();
+    p.main.bytes(p.buf(8), 0, Buffer.from('abcdefgh'));
+    const wire = p.encode();
     const bad = Buffer.from(wire);
     bad[bad.length - 1] ^= 1;
     expect(() => decodeProgram(bad)).to.throw(ProgramFormatError, /checksum/);

@@ -38,7 +38,8 @@ function op<N extends string>(
   extra: { uapi?: boolean; cName?: string | null; unverified?: true; note?: string } = {},
 ): AioOp<N> {
   const { uapi = state === 'works', cName = `IOCB_CMD_${name}`, unverified, note } = extra;
-  return Object.freeze({ name, cName, value, state, since, uapi, unverified: unverified === true, ...(note ? { note } : {}) });
+  const base = { name, cName, value, state, since, uapi, unverified: unverified === true };
+  return Object.freeze(note ? { ...base, note } : base);
 }
 
 /** Every `aio_lio_opcode` value 0..13, ordered by value. Values ≥ 14 are `-EINVAL` too. */
@@ -147,5 +148,6 @@ export const RWF = bits('RWF_', LINUX_FS_H, {
   NOAPPEND: [0x20, '6.9', { unverified: true }],
   ATOMIC: [0x40, '6.11', { unverified: true }],
   DONTCACHE: [0x80, '6.14', { unverified: true }],
-  NOSIGNAL: [0x100, null, { unverified: true, note: 'patch seen, merge status unverified (SEMANTICS §1.4)' }],
+  // SEMANTICS §1.4 calls the merge unverified; perf's copy of the UAPI header has it (2025), so about 6.17.
+  NOSIGNAL: [0x100, '6.17', { unverified: true, note: 'writes to pipes and sockets do not raise SIGPIPE' }],
 });

@@ -61,7 +61,10 @@ export interface Layout<F extends string = string> extends LayoutMeta {
 }
 
 /** Build a frozen {@link Layout}. */
-export function layout<S extends Record<string, FieldSpec>>(meta: LayoutMeta, spec: S): Layout<Extract<keyof S, string>> {
+export function layout<S extends Record<string, FieldSpec>>(
+  meta: LayoutMeta,
+  spec: S,
+): Layout<Extract<keyof S, string>> {
   const fields: Record<string, LayoutField> = {};
   for (const [name, [offset, size, opts = {}]] of Object.entries(spec)) {
     fields[name] = Object.freeze({ name, offset, size, ...opts });

@@ -131,6 +131,14 @@ export const REGISTER_FLAG = bits('IORING_REGISTER_', IO_URING_H, {
   USE_REGISTERED_RING: [BIT31, '6.3'],
 }, 'IORING_REGISTER_FLAG');
 
+/** `io_uring_clone_buffers.flags` for `IORING_REGISTER_CLONE_BUFFERS`. */
+export const CLONE_BUFFERS = bits(
+  'IORING_REGISTER_',
+  IO_URING_H,
+  { SRC_REGISTERED: [1 << 0, '6.12'], DST_REPLACE: [1 << 1, '6.13', U] },
+  'IORING_REGISTER_CLONE',
+);
+
 /** `io_uring_restriction.opcode` (SEMANTICS §3.7). */
 export const RESTRICTION = enumeration('IORING_RESTRICTION_', IO_URING_H, {
   REGISTER_OP: [0, '5.10'],
@@ -289,4 +297,4 @@ export const URING_CONST = constants('IORING_', IO_URING_H, {
   MAX_CQ_ENTRIES: [65536, '5.5', { internal: true, note: '2 * IORING_MAX_ENTRIES' }],
   PROBE_MAX_OPS: [256, '5.6', { internal: true, note: 'nr_args above this is -EINVAL (SEMANTICS §3.6)' }],
   PERSONALITY_MAX: [65535, '5.6', { internal: true, note: 'personality ids are 1..65535 (SEMANTICS §3.8)' }],
-});
+}, 'IORING_CONST');

@@ -194,7 +194,13 @@ export const GETEVENTS_ARG_LAYOUT = layout(
 
 /** `struct io_uring_sync_cancel_reg`, 64 bytes, for `IORING_REGISTER_SYNC_CANCEL` (SEMANTICS §3.9). */
 export const SYNC_CANCEL_REG_LAYOUT = layout(
-  { id: 'io_uring_sync_cancel_reg', cType: 'struct io_uring_sync_cancel_reg', header: IO_URING_H, size: 64, since: '6.0' },
+  {
+    id: 'io_uring_sync_cancel_reg',
+    cType: 'struct io_uring_sync_cancel_reg',
+    header: IO_URING_H,
+    size: 64,
+    since: '6.0',
+  },
   {
     addr: [0, 8],
     fd: [8, 4, S],

@@ -19,6 +19,9 @@ export interface Addon {
 
 let addon: Addon | undefined;
 
+/** Extra time beyond a program's deadline before the run counts as stuck. */
+const GRACE_MS = 5000;
+
 /** Load the addon once; a clear error if `npm ci` did not build it. */
 export function loadAddon(): Addon {
   if (addon) return addon;
@@ -38,13 +41,23 @@ export class LocalTarget implements Target {
     loadAddon();
   }
 
-  runWire(program: Buffer): Promise<Buffer> {
-    return loadAddon().run(program);
+  /** The addon enforces the program's deadline; this timer only catches an executor stuck in the kernel. */
+  runWire(program: Buffer, deadlineMs = 10_000): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new TargetError(`the in-process executor gave no trace within ${deadlineMs + GRACE_MS} ms (stuck in the kernel?)`)),
+        deadlineMs + GRACE_MS,
+      );
+      loadAddon()
+        .run(program)
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
   }
 
   async run(p: Program): Promise<TraceView> {
     if (p.processLevel) return (this.child ??= new ChildTarget()).run(p);
-    return view(await this.runWire(p.encode()));
+    return view(await this.runWire(p.encode(), p.deadlineMs));
   }
 
   makeScratch = makeHostScratch;

@@ -1,0 +1,290 @@
+/**
+ * Both front doors of the native executor with real programs: AIO and io_uring data round trips,
+ * deadlines, equivalent traces on `local` and `child`, process-level steps.
+ */
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { errno, O, SYSCALLS } from '../src/abi';
+import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
+import { arg, Program, Sequence } from '../src/program/builder';
+import { fnv1a64, patternBytes } from '../src/program/pattern';
+import { openat, pipe2 } from '../src/program/sys';
+import type { Trace } from '../src/program/trace';
+import { reap, setupRing, sqe, submit } from '../src/program/uring';
+import { ChildTarget } from '../src/target/child';
+import { LocalTarget } from '../src/target/local';
+import type { Target } from '../src/target/target';
+
+const SIZE = 8192;
+const SEED = 0x5eed;
+
+/** AIO: PWRITE a pattern, FSYNC, PREAD it back into a second buffer; verify and digest. */
+function aioRoundTrip(file: string) {
+  const p = new Program();
+  const s = p.main;
+  const { fd } = openat(s, file, O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
+  const { ctx, setup } = aioSetup(s, 8);
+  const src = p.buf(SIZE, 4096);
+  const dst = p.buf(SIZE, 4096);
+  s.fillPattern(src, 0, SIZE, SEED);
+  const w = aioSubmit(s, ctx, [iocb({ opcode: 'PWRITE', fd, aio_data: 1, aio_buf: arg.buf(src), aio_nbytes: SIZE, aio_offset: 0 })]).submit;
+  const wEv = aioGetevents(s, ctx, 1, 1);
+  const f = aioSubmit(s, ctx, [iocb({ opcode: 'FSYNC', fd, aio_data: 2 })]).submit;
+  const fEv = aioGetevents(s, ctx, 1, 1);
+  const r = aioSubmit(s, ctx, [iocb({ opcode: 'PREAD', fd, aio_data: 3, aio_buf: arg.buf(dst), aio_nbytes: SIZE, aio_offset: 0 })]).submit;
+  const rEv = aioGetevents(s, ctx, 1, 1);
+  const verify = s.verify(dst, 0, SIZE, SEED);
+  const digest = s.digest(dst);
+  return { p, refs: { setup, w, wEv, f, fEv, r, rEv, verify, digest } };
+}
+
+/** io_uring: WRITE a pattern, FSYNC, READ it back; verify and digest. */
+function uringRoundTrip(file: string) {
+  const p = new Program();
+  const s = p.main;
+  const { fd } = openat(s, file, O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
+  const h = setupRing(s, { entries: 8 });
+  const src = p.buf(SIZE, 4096);
+  const dst = p.buf(SIZE, 4096);
+  s.fillPattern(src, 0, SIZE, SEED);
+  const w = submit(s, h, [sqe({ opcode: 'WRITE', fd, addr: arg.buf(src), len: SIZE, off: 0, user_data: 1 })], 1);
+  const wC = reap(s, h, 1);
+  const f = submit(s, h, [sqe({ opcode: 'FSYNC', fd, user_data: 2 })], 1);
+  const fC = reap(s, h, 1);
+  const r = submit(s, h, [sqe({ opcode: 'READ', fd, addr: arg.buf(dst), len: SIZE, off: 0, user_data: 3 })], 1);
+  const rC = reap(s, h, 1);
+  const verify = s.verify(dst, 0, SIZE, SEED);
+  const digest = s.digest(dst);
+  return { p, refs: { setup: h.setup, w: w.enter, wC, f: f.enter, fC, r: r.enter, rC, verify, digest } };
+}
+
+/** What must be equal between two runs of one program: results, errnos, completions, data. */
+function essence(t: Trace) {
+  return t.steps.map((s) => ({
+    seq: s.seq,
+    step: s.step,
+    ret: s.ret,
+    errno: s.errno,
+    cqes: s.cqes.map((c) => [c.userData, c.res, c.flags]),
+    events: s.events.map((e) => [e.data, e.res, e.res2]),
+    digest: s.digest,
+    verify: s.verify,
+  }));
+}
+
+const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+const aioNr = () => Number(fs.readFileSync('/proc/sys/fs/aio-nr', 'utf8'));
+
+for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
+  const name = make().name;
+  describe(`executor through the ${name} target`, function () {
+    let t: Target;
+    let dir: string;
+    before(async () => {
+      t = make();
+      dir = await t.makeScratch();
+    });
+    after(async () => {
+      await t.removeScratch(dir);
+      await t.close();
+    });
+
+    it('AIO PWRITE, FSYNC, PREAD round-trip the pattern byte for byte', async () => {
+      const { p, refs } = aioRoundTrip(path.join(dir, 'aio'));
+      const v = await t.run(p);
+      expect(v.ret(refs.setup), 'io_setup').to.equal(0);
+      for (const k of ['w', 'f', 'r'] as const) expect(v.ret(refs[k]), `io_submit of ${k}`).to.equal(1);
+      expect(v.step(refs.wEv).events.map((e) => [e.data, e.res])).to.deep.equal([[1n, BigInt(SIZE)]]);
+      expect(v.step(refs.fEv).events.map((e) => [e.data, e.res])).to.deep.equal([[2n, 0n]]);
+      expect(v.step(refs.rEv).events.map((e) => [e.data, e.res])).to.deep.equal([[3n, BigInt(SIZE)]]);
+      expect(v.step(refs.verify).verify).to.deep.equal({ mismatches: 0, first: 0xffffffff });
+      expect(v.step(refs.digest).digest).to.equal(fnv1a64(patternBytes(SEED, 0, SIZE)));
+      expect(fs.readFileSync(path.join(dir, 'aio')).equals(patternBytes(SEED, 0, SIZE)), 'file holds the pattern').to.equal(true);
+    });
+
+    it('io_uring WRITE, FSYNC, READ round-trip the pattern byte for byte', async () => {
+      const { p, refs } = uringRoundTrip(path.join(dir, 'uring'));
+      const v = await t.run(p);
+      expect(v.ret(refs.setup), 'io_uring_setup returns a ring fd').to.be.greaterThan(2);
+      for (const k of ['w', 'f', 'r'] as const) expect(v.ret(refs[k]), `io_uring_enter of ${k}`).to.equal(1);
+      expect(v.step(refs.wC).cqes.map((c) => [c.userData, c.res])).to.deep.equal([[1n, SIZE]]);
+      expect(v.step(refs.fC).cqes.map((c) => [c.userData, c.res])).to.deep.equal([[2n, 0]]);
+      expect(v.step(refs.rC).cqes.map((c) => [c.userData, c.res])).to.deep.equal([[3n, SIZE]]);
+      expect(v.step(refs.verify).verify?.mismatches).to.equal(0);
+      expect(v.step(refs.digest).digest).to.equal(fnv1a64(patternBytes(SEED, 0, SIZE)));
+    });
+
+    it('a read of an empty pipe is interrupted at its deadline and flagged', async () => {
+      const p = new Program({ deadlineMs: 300 });
+      const { r } = pipe2(p.main);
+      const b = p.buf(64);
+      const read = p.main.syscall(SYSCALLS.read, [arg.fd(r), arg.buf(b), 64]);
+      const started = Date.now();
+      const v = await t.run(p);
+      expect(Date.now() - started, 'came back near the deadline, not at the target timeout').to.be.lessThan(4000);
+      const s = v.step(read);
+      expect(s.deadline, 'DEADLINE flag').to.equal(true);
+      expect(Number(s.ret)).to.equal(-errno.EINTR);
+    });
+
+    it('an io_uring reap that waits for a CQE that never comes ends at its own wait limit', async () => {
+      const p = new Program();
+      const { r } = pipe2(p.main);
+      const h = setupRing(p.main);
+      const b = p.buf(64);
+      submit(p.main, h, [sqe({ opcode: 'READ', fd: r, addr: arg.buf(b), len: 64, user_data: 9 })]);
+      const c = reap(p.main, h, 1, 1, 200);
+      const v = await t.run(p);
+      expect(v.step(c).cqes, 'no completion').to.have.length(0);
+      expect(v.step(c).deadline).to.equal(true);
+    });
+
+    it('a malformed program gets an error trace, not a crash', async () => {
+      const bad = new Program().encode();
+      bad[4] = 99; // version
+      const v = (await import('../src/target/target')).view(await t.runWire(bad, 1000));
+      expect(v.trace.status).to.equal('error');
+      expect(v.trace.message).to.match(/version/);
+    });
+  });
+}
+
+describe('executor: the same program on both targets', () => {
+  it('gives equivalent traces on local and child', async () => {
+    const local = new LocalTarget();
+    const child = new ChildTarget();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-'));
+    try {
+      for (const build of [aioRoundTrip, uringRoundTrip]) {
+        const a = await local.run(build(path.join(dir, 'f')).p);
+        const b = await child.run(build(path.join(dir, 'f')).p);
+        const ea = essence(a.trace).map((s) => ({ ...s, ret: s.step === 0 ? 0n : s.ret }));
+        const eb = essence(b.trace).map((s) => ({ ...s, ret: s.step === 0 ? 0n : s.ret }));
+        // fd numbers and addresses (PATCH results) differ between processes: compare the rest exactly
+        const strip = (e: typeof ea) =>
+          e.map((s) => ({ ...s, ret: s.ret > 2n && s.ret < 1024n ? 'fd' : s.ret >= 1n << 32n ? 'address' : s.ret }));
+        expect(strip(eb)).to.deep.equal(strip(ea));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await local.close();
+      await child.close();
+    }
+  });
+});
+
+describe('executor: process-level steps (child only)', () => {
+  let child: ChildTarget;
+  let dir: string;
+  before(() => {
+    child = new ChildTarget();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-'));
+  });
+  after(async () => {
+    await child.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** In `s`: 64 io_uring reads pending on a pipe and 64 AIO writes submitted, then exit_group(code). */
+  function exitWithRequestsInFlight(s: Sequence, code: number) {
+    const p = s.program;
+    const { r } = pipe2(s);
+    const h = setupRing(s, { entries: 64 });
+    const rb = p.buf(64 * 64);
+    const reads = Array.from({ length: 64 }, (_, i) => sqe({ opcode: 'READ', fd: r, addr: arg.buf(rb, 64 * i), len: 64, user_data: i }));
+    const q = submit(s, h, reads);
+    const { fd } = openat(s, path.join(dir, `w${code}`), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { ctx } = aioSetup(s, 64);
+    const wb = p.buf(64 * 4096, 4096);
+    s.fillPattern(wb, 0, 64 * 4096, 3);
+    const writes = Array.from({ length: 64 }, (_, i) => iocb({ opcode: 'PWRITE', fd, aio_data: i, aio_buf: arg.buf(wb, 4096 * i), aio_nbytes: 4096, aio_offset: 4096 * i }));
+    const sub = aioSubmit(s, ctx, writes).submit;
+    s.exit(code);
+    return { enter: q.enter, sub };
+  }
+
+  it('a forked child exits with 64 io_uring reads pending and 64 AIO writes in flight; the parent sees its status', async () => {
+    const p = new Program({ deadlineMs: 20_000 });
+    const kid = p.seq();
+    const refs = exitWithRequestsInFlight(kid, 7);
+    const pid = p.pid();
+    p.main.fork(kid, pid);
+    const wait = p.main.wait(pid, 15_000);
+    const v = await child.run(p);
+    expect(v.trace.status).to.equal('ok');
+    const kidSteps = v.trace.steps.filter((s) => s.seq === kid.id);
+    expect(kidSteps.find((s) => s.step === refs.enter.index)?.ret, 'all 64 reads submitted').to.equal(64n);
+    expect(kidSteps.find((s) => s.step === refs.sub.index)?.ret, 'all 64 writes submitted').to.equal(64n);
+    const w = v.step(wait);
+    expect(w.deadline, 'the child did not hang in exit').to.equal(false);
+    expect(Number(w.ret2) & 0x7f, 'exited, not killed').to.equal(0);
+    expect((Number(w.ret2) >> 8) & 0xff, 'exit status').to.equal(7);
+  });
+
+  it('an exit of the runner itself still returns the trace so far and its status', async () => {
+    const p = new Program({ deadlineMs: 20_000 });
+    const refs = exitWithRequestsInFlight(p.main, 5);
+    const v = await child.run(p);
+    expect(v.trace.status).to.equal('runner-died');
+    expect((v.trace.exitStatus >> 8) & 0xff).to.equal(5);
+    expect(v.ret(refs.enter)).to.equal(64);
+    expect(v.ret(refs.sub)).to.equal(64);
+  });
+
+  it('local hands process-level programs to child instead of running them in Node', async () => {
+    const local = new LocalTarget();
+    try {
+      const p = new Program();
+      const pid = p.pid();
+      const kid = p.seq();
+      kid.exit(3);
+      p.main.fork(kid, pid);
+      const wait = p.main.wait(pid, 5000);
+      const v = await local.run(p);
+      expect((Number(v.step(wait).ret2) >> 8) & 0xff).to.equal(3);
+      // and the addon itself refuses them
+      const raw = (await import('../src/target/target')).view(await local.runWire(p.encode(), 1000));
+      expect(raw.trace.status).to.equal('error');
+      expect(raw.trace.message).to.match(/child target/);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('threads run sequences concurrently', async () => {
+    const p = new Program();
+    const seqs = [p.seq(), p.seq(), p.seq()];
+    const b = p.buf(3 * 8);
+    const tids = seqs.map((s) => s.syscall(SYSCALLS.gettid, []));
+    seqs.forEach((s, i) => s.fillPattern(b, 8 * i, 8, i + 1));
+    p.main.threads(seqs, 5000);
+    const v = await child.run(p);
+    const got = tids.map((ref) => v.trace.steps.find((s) => s.seq === ref.seq && s.step === ref.index));
+    expect(new Set(got.map((s) => s?.ret)).size, 'three distinct thread ids').to.equal(3);
+    expect(new Set(got.map((s) => s?.proc)).size, 'three proc numbers').to.equal(3);
+  });
+});
+
+describe('executor: nothing leaks in-process', () => {
+  it('1,000 programs leave fds and aio-nr where they were', async () => {
+    const t = new LocalTarget();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-'));
+    try {
+      await t.run(uringRoundTrip(path.join(dir, 'warm')).p);
+      const fds = fdCount();
+      const nr = aioNr();
+      for (let i = 0; i < 500; i++) {
+        await t.run(aioRoundTrip(path.join(dir, 'a')).p);
+        await t.run(uringRoundTrip(path.join(dir, 'u')).p);
+      }
+      expect(fdCount(), 'open fds').to.equal(fds);
+      expect(aioNr(), '/proc/sys/fs/aio-nr').to.equal(nr);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      await t.close();
+    }
+  });
+});
+
