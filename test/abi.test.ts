@@ -146,7 +146,6 @@ function units(): Unit[] {
 
 /** What a scan of one unit's headers found. */
 interface Scan {
-  readonly macros: ReadonlyMap<string, string>;
   readonly enumerators: ReadonlySet<string>;
   /** Members of each enum, in order. */
   readonly enums: readonly string[][];
@@ -173,14 +172,11 @@ function includes(u: Unit): string {
 function scan(u: Unit, dir: string): Scan {
   const file = path.join(dir, `scan-${u.name}.c`);
   fs.writeFileSync(file, includes(u));
-  const macros = new Map<string, string>();
-  const defines = cc(['-E', '-dM', file], dir);
-  for (const m of defines.matchAll(/^#define\s+(\w+)(?:\(.*?\))?\s*(.*)$/gm)) macros.set(m[1], m[2]);
   const text = cc(['-E', '-P', file], dir);
   const enums = [...text.matchAll(/\benum\b[^{};]*\{([^}]*)\}/g)].map((body) =>
     body[1].split(',').flatMap((item) => /^\s*([A-Za-z_]\w*)/.exec(item)?.[1] ?? []),
   );
-  return { macros, enumerators: new Set(enums.flat()), enums, text };
+  return { enumerators: new Set(enums.flat()), enums, text };
 }
 
 /** Body of `struct tag { … }` in preprocessed text. */
