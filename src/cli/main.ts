@@ -10,6 +10,8 @@ import { runSuites, suiteNames } from '../suite/runner';
 import { ChildTarget } from '../target/child';
 import { LocalTarget } from '../target/local';
 import type { Target } from '../target/target';
+import { decodeProgram } from '../program/decode';
+import { decodeTrace } from '../program/trace';
 import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
 
@@ -109,6 +111,29 @@ export function buildCli(): Command {
         return exitCodeOf(run);
       });
       process.exitCode = code;
+    });
+
+  program
+    .command('exec')
+    .description('run one wire program from a file (native/WIRE.md) and print its trace as JSON')
+    .argument('<file>', 'program file')
+    .addOption(targetOption())
+    .action(async (file: string, o: { target: string }) => {
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch (e) {
+        throw new UsageError(`cannot read program ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      let deadline = 10_000;
+      try {
+        deadline = decodeProgram(bytes).deadlineMs;
+      } catch (e) {
+        throw new UsageError(`${file} is not a valid kasync program: ${(e as Error).message}`);
+      }
+      const trace = await withTarget(o.target, async (t) => decodeTrace(await t.runWire(bytes, deadline)));
+      writeOut(JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v)));
+      if (trace.status === 'error') throw new UsageError(`program rejected by the executor: ${trace.message}`);
     });
 
   program

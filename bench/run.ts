@@ -1,0 +1,28 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark; progress goes to stderr and the last line of stdout
+ * is one JSON object with its figures.
+ */
+import { benchExecutor } from './executor';
+
+const BENCHES: Record<string, (log: (s: string) => void) => Promise<Record<string, number>>> = {
+  executor: benchExecutor,
+};
+
+async function main(): Promise<number> {
+  const name = process.argv[2];
+  if (!name || !(name in BENCHES)) {
+    process.stderr.write(`usage: npm run bench -- <name>   (${Object.keys(BENCHES).join(', ')})\n`);
+    return 2;
+  }
+  const figures = await BENCHES[name]((s) => process.stderr.write(s + '\n'));
+  process.stdout.write(JSON.stringify({ bench: name, ...figures }) + '\n');
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e: Error) => {
+    process.stderr.write(`bench: ${e.message}\n`);
+    process.exitCode = 1;
+  },
+);
