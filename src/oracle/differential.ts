@@ -78,17 +78,30 @@ export async function differential(target: Target, scratch: string, spec: TwinSp
   const s = p.main;
   const readBack = spec.readBack ?? 128 * 1024;
   const sides = (['sync', 'async'] as const).map((name) => {
-    const { fd, step } = openat(s, path.posix.join(scratch, `twin-${name}`), O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
+    const { fd, step } = openat(
+      s,
+      path.posix.join(scratch, `twin-${name}`),
+      O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value,
+      0o600,
+    );
     return { name, fd, buf: p.buf(spec.buf.size, 4096), open: step };
   });
-  const setup: { what: string; step: StepRef; want?: number }[] = sides.map((x) => ({ what: `open of the ${x.name} file`, step: x.open }));
+  const setup: { what: string; step: StepRef; want?: number }[] = sides.map((x) => ({
+    what: `open of the ${x.name} file`,
+    step: x.open,
+  }));
 
   const ranges = spec.content ?? [];
   if (ranges.length) {
     const cb = p.buf(Math.max(...ranges.map((r) => r.len)));
     for (const r of ranges) {
       s.fillPattern(cb, 0, r.len, r.seed, r.off);
-      for (const x of sides) setup.push({ what: `pwrite of ${r.len} bytes at ${r.off} to the ${x.name} file`, step: pwrite(s, x.fd, cb, r.len, r.off), want: r.len });
+      for (const x of sides)
+        setup.push({
+          what: `pwrite of ${r.len} bytes at ${r.off} to the ${x.name} file`,
+          step: pwrite(s, x.fd, cb, r.len, r.off),
+          want: r.len,
+        });
     }
   }
   const fill = spec.buf.fill ?? 0xa5;
@@ -106,10 +119,19 @@ export async function differential(target: Target, scratch: string, spec: TwinSp
     const read = pread(s, x.fd, rb, readBack, 0);
     const file = s.dump(rb);
     const sx = p.buf(STATX_LAYOUT.size);
-    const stat = s.syscall(SYSCALLS.statx, [arg.fd(x.fd), arg.buf(empty), AT.EMPTY_PATH.value, STATX.SIZE.value, arg.buf(sx)]);
+    const stat = s.syscall(SYSCALLS.statx, [
+      arg.fd(x.fd),
+      arg.buf(empty),
+      AT.EMPTY_PATH.value,
+      STATX.SIZE.value,
+      arg.buf(sx),
+    ]);
     const statDump = s.dump(sx);
     const buf = s.dump(x.buf);
-    setup.push({ what: `read-back pread of the ${x.name} file`, step: read }, { what: `statx of the ${x.name} file`, step: stat });
+    setup.push(
+      { what: `read-back pread of the ${x.name} file`, step: read },
+      { what: `statx of the ${x.name} file`, step: stat },
+    );
     return { read, file, statDump, buf };
   });
 
@@ -145,7 +167,10 @@ export function viaAio(s: Sequence, spec: Omit<IocbSpec, 'aio_data'>): ResultOf 
     if (n < 0) return n;
     expect(n, 'io_submit of one iocb queues it (SEMANTICS §1.5)').to.equal(1);
     const events = v.step(ev).events;
-    expect(events.map((e) => e.data), 'one io_event, carrying aio_data (SEMANTICS §1.3)').to.deep.equal([TWIN_USER_DATA]);
+    expect(
+      events.map((e) => e.data),
+      'one io_event, carrying aio_data (SEMANTICS §1.3)',
+    ).to.deep.equal([TWIN_USER_DATA]);
     expect(events[0].res2, 'io_event.res2 is always 0 (SEMANTICS §1.3)').to.equal(0n);
     return Number(events[0].res);
   };
@@ -163,7 +188,10 @@ export function viaUring(s: Sequence, spec: Omit<SqeSpec, 'user_data'>): ResultO
     expect(v.ret(h.setup), 'io_uring_setup of the differential ring').to.be.at.least(0);
     expect(v.ret(sub.enter), 'io_uring_enter consumes the one SQE (SEMANTICS §3.5)').to.equal(1);
     const cqes = v.step(c).cqes;
-    expect(cqes.map((q) => q.userData), 'one CQE, carrying user_data (SEMANTICS §3.3)').to.deep.equal([TWIN_USER_DATA]);
+    expect(
+      cqes.map((q) => q.userData),
+      'one CQE, carrying user_data (SEMANTICS §3.3)',
+    ).to.deep.equal([TWIN_USER_DATA]);
     return cqes[0].res;
   };
 }
@@ -171,6 +199,11 @@ export function viaUring(s: Sequence, spec: Omit<SqeSpec, 'user_data'>): ResultO
 /** An iovec array over `[offset, length]` segments of `b` (for the vectored twins). */
 export function iovecs(s: Sequence, b: Buf, segments: readonly (readonly [number, number])[]): Buf {
   const a = s.program.buf(IOVEC_LAYOUT.size * segments.length);
-  placeAll(s, a, 0, segments.map(([off, len]) => encodeStruct(IOVEC_LAYOUT, { iov_base: arg.buf(b, off), iov_len: len })));
+  placeAll(
+    s,
+    a,
+    0,
+    segments.map(([off, len]) => encodeStruct(IOVEC_LAYOUT, { iov_base: arg.buf(b, off), iov_len: len })),
+  );
   return a;
 }

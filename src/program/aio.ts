@@ -1,17 +1,20 @@
 /**
  * Legacy AIO steps for programs: io_setup, raw iocbs (every field settable), io_submit,
- * io_getevents/io_pgetevents with every io_event recorded, io_cancel, io_destroy.
+ * io_getevents/io_pgetevents with every io_event recorded, io_destroy.
  */
 import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
 import { arg, ArgLike, Buf, Ctx, Fd, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
 
-/** io_setup(nr, &ctx) into a fresh context slot. */
+/**
+ * io_setup(nr, &ctx) into a fresh context slot. A failed io_setup ends the sequence: the steps after it
+ * would otherwise run on context 0. Tests of io_setup's own errors call the syscall directly.
+ */
 export function aioSetup(seq: Sequence, nrEvents: number): { ctx: Ctx; setup: StepRef } {
   const p = seq.program;
   const idBuf = p.buf(8);
   const ctx = p.ctx();
-  const setup = seq.syscall(SYSCALLS.io_setup, [nrEvents, arg.buf(idBuf)]);
+  const setup = seq.syscall(SYSCALLS.io_setup, [nrEvents, arg.buf(idBuf)], { stopOnError: true });
   seq.setSlot(ctx, arg.load64(idBuf, 0));
   return { ctx, setup };
 }

@@ -20,7 +20,8 @@ export interface Meta {
   /** The rule: a SEMANTICS.md section, a man page, a commit. */
   rule: string;
   needs?: Needs;
-  /** Timeout on an unloaded host, in ms (default 10 s); scaled by the target's slowdown. */
+  /** Timeout on an unloaded host, in ms (default 30 s, above a program's 10 s deadline, so a program cut
+   * short by its deadline shows up as a flagged trace rather than a mocha timeout); scaled by the target's slowdown. */
   timeoutMs?: number;
 }
 
@@ -72,6 +73,6 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
       await target.removeScratch(scratch);
     }
   });
-  test.timeout(meta.timeoutMs ?? 10_000);
+  test.timeout(meta.timeoutMs ?? 30_000);
   TEST_META.set(test, meta);
 }

@@ -100,7 +100,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
   }
 
   const mocha = new Mocha({ reporter: Collector as unknown as Mocha.ReporterConstructor, grep: opts.grep });
-  mocha.timeout(10_000 * slowdown);
+  mocha.timeout(30_000 * slowdown);
   // scale each test's own timeout
   mocha.rootHooks({
     beforeEach(this: Mocha.Context) {

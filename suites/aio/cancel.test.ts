@@ -1,4 +1,7 @@
-/** io_cancel: only an armed POLL is cancellable; it completes once through the ring with res 0 (SEMANTICS §1.5, §1.8 checklist 3). */
+/**
+ * io_cancel: only an armed POLL is cancellable; it then completes once, through the ring, with res 0
+ * (SEMANTICS §1.5, §1.8 checklist 3).
+ */
 import * as path from 'path';
 import { expect } from 'chai';
 import { errno, IO_EVENT_LAYOUT, O, POLL_EV, SYSCALLS } from '../../src/abi';
@@ -25,10 +28,18 @@ conformance(
     expect(v.ret(pipe), 'pipe2').to.equal(0);
     expect(v.ret(setup), 'io_setup').to.equal(0);
     expect(v.ret(sub.submit), 'io_submit arms the poll (SEMANTICS §1.6)').to.equal(1);
-    expect(v.ret(cancel), 'io_cancel of an armed POLL returns -EINPROGRESS (SEMANTICS §1.5)').to.equal(-errno.EINPROGRESS);
-    expect(v.step(resultDump).dump!.equals(Buffer.alloc(IO_EVENT_LAYOUT.size)), 'io_cancel does not write its result argument (SEMANTICS §1.5)').to.equal(true);
+    expect(v.ret(cancel), 'io_cancel of an armed POLL returns -EINPROGRESS (SEMANTICS §1.5)').to.equal(
+      -errno.EINPROGRESS,
+    );
+    expect(
+      v.step(resultDump).dump!.equals(Buffer.alloc(IO_EVENT_LAYOUT.size)),
+      'io_cancel does not write its result argument (SEMANTICS §1.5)',
+    ).to.equal(true);
     const events = [...v.step(first).events, ...v.step(more).events];
-    expect(events.map((e) => [e.data, e.res]), 'exactly one io_event, through the ring, with res 0 (SEMANTICS §1.5)').to.deep.equal([[7n, 0n]]);
+    expect(
+      events.map((e) => [e.data, e.res]),
+      'exactly one io_event, through the ring, with res 0 (SEMANTICS §1.5)',
+    ).to.deep.equal([[7n, 0n]]);
   },
 );
 
@@ -38,20 +49,34 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { fd, step: open } = openat(s, path.posix.join(scratch, 'f'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { fd, step: open } = openat(
+      s,
+      path.posix.join(scratch, 'f'),
+      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+      0o600,
+    );
     const b = p.buf(512);
     const write = pwrite(s, fd, b, 512, 0);
     const { ctx, setup } = aioSetup(s, 4);
-    const sub = aioSubmit(s, ctx, [iocb({ opcode: 'PREAD', fd, aio_data: 7, aio_buf: arg.buf(b), aio_nbytes: 512, aio_offset: 0 })]);
+    const sub = aioSubmit(s, ctx, [
+      iocb({ opcode: 'PREAD', fd, aio_data: 7, aio_buf: arg.buf(b), aio_nbytes: 512, aio_offset: 0 }),
+    ]);
     const done = aioGetevents(s, ctx, 1, 4);
-    const cancel = s.syscall(SYSCALLS.io_cancel, [arg.ctx(ctx), arg.buf(sub.iocbs, 0), arg.buf(p.buf(IO_EVENT_LAYOUT.size))]);
+    const cancel = s.syscall(SYSCALLS.io_cancel, [
+      arg.ctx(ctx),
+      arg.buf(sub.iocbs, 0),
+      arg.buf(p.buf(IO_EVENT_LAYOUT.size)),
+    ]);
     const more = aioGetevents(s, ctx, 0, 4, 0);
     const v = await target.run(p);
     expect(v.ret(open), 'open of the file').to.be.at.least(0);
     expect(v.ret(write), 'pwrite of the file').to.equal(512);
     expect(v.ret(setup), 'io_setup').to.equal(0);
     expect(v.ret(sub.submit), 'io_submit').to.equal(1);
-    expect(v.step(done).events.map((e) => [e.data, e.res]), 'the read completes').to.deep.equal([[7n, 512n]]);
+    expect(
+      v.step(done).events.map((e) => [e.data, e.res]),
+      'the read completes',
+    ).to.deep.equal([[7n, 512n]]);
     expect(v.ret(cancel), 'io_cancel of a completed PREAD returns -EINVAL (SEMANTICS §1.5)').to.equal(-errno.EINVAL);
     expect(v.step(more).events, 'the failed cancel posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
   },

@@ -27,6 +27,8 @@ conformance(
     const v = await target.run(p);
     expect(v.ret(setup), 'io_setup').to.equal(0);
     expect(v.ret(first), 'io_destroy of an idle context returns 0 (SEMANTICS §1.5)').to.equal(0);
-    expect(v.ret(second), 'io_destroy of a destroyed context fails with -EINVAL (SEMANTICS §1.5)').to.equal(-errno.EINVAL);
+    expect(v.ret(second), 'io_destroy of a destroyed context fails with -EINVAL (SEMANTICS §1.5)').to.equal(
+      -errno.EINVAL,
+    );
   },
 );

@@ -32,15 +32,32 @@ for (const [op, twin] of Object.entries(TWINS) as [keyof typeof TWINS, (typeof T
     async ({ target, scratch }) => {
       const p = new Program();
       const s = p.main;
-      const { fd, step: open } = openat(s, path.posix.join(scratch, 'f'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+      const { fd, step: open } = openat(
+        s,
+        path.posix.join(scratch, 'f'),
+        O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+        0o600,
+      );
       const { ctx, setup } = aioSetup(s, 8);
-      const fields: Partial<IocbSpec>[] = [{ aio_buf: 1 }, { aio_offset: 4096 }, { aio_nbytes: 1 }, { aio_rw_flags: 1 }];
-      const subs = fields.map((f, i) => ({ field: Object.keys(f)[0], submit: aioSubmit(s, ctx, [iocb({ opcode: op, fd, aio_data: i, ...f })]).submit }));
+      const fields: Partial<IocbSpec>[] = [
+        { aio_buf: 1 },
+        { aio_offset: 4096 },
+        { aio_nbytes: 1 },
+        { aio_rw_flags: 1 },
+      ];
+      const subs = fields.map((f, i) => ({
+        field: Object.keys(f)[0],
+        submit: aioSubmit(s, ctx, [iocb({ opcode: op, fd, aio_data: i, ...f })]).submit,
+      }));
       const ev = aioGetevents(s, ctx, 0, 8, 0);
       const v = await target.run(p);
       expect(v.ret(open), 'open of the file').to.be.at.least(0);
       expect(v.ret(setup), 'io_setup').to.equal(0);
-      for (const x of subs) expect(v.ret(x.submit), `${op} with a nonzero ${x.field}: io_submit fails with -EINVAL (SEMANTICS §1.5)`).to.equal(-errno.EINVAL);
+      for (const x of subs)
+        expect(
+          v.ret(x.submit),
+          `${op} with a nonzero ${x.field}: io_submit fails with -EINVAL (SEMANTICS §1.5)`,
+        ).to.equal(-errno.EINVAL);
       expect(v.step(ev).events, 'a synchronous rejection posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
     },
   );

@@ -27,7 +27,10 @@ conformance(
     const get = aioGetevents(p.main, ctx, 1, 4, 0);
     const v = await target.run(p);
     expect(v.ret(setup), 'io_setup').to.equal(0);
-    expect(v.step(get).deadline, 'a {0, 0} timeout never sleeps: the call was not cut off at the deadline (SEMANTICS §1.5)').to.equal(false);
+    expect(
+      v.step(get).deadline,
+      'a {0, 0} timeout never sleeps: the call was not cut off at the deadline (SEMANTICS §1.5)',
+    ).to.equal(false);
     expect(v.ret(get), 'nothing in flight: 0 events, even with min_nr 1 (SEMANTICS §1.5)').to.equal(0);
   },
 );

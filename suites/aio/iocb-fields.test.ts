@@ -13,14 +13,25 @@ import type { Target } from '../../src/target/target';
 const UNKNOWN_RWF = 2 * Math.max(...entriesOf(RWF).map((f) => f.value));
 
 /** Submit one PREAD of a 512-byte file with `extra` fields; the io_submit result and the events after it. */
-async function submitRead(target: Target, scratch: string, extra: Partial<IocbSpec>): Promise<{ ret: number; events: bigint[][] }> {
+async function submitRead(
+  target: Target,
+  scratch: string,
+  extra: Partial<IocbSpec>,
+): Promise<{ ret: number; events: bigint[][] }> {
   const p = new Program();
   const s: Sequence = p.main;
-  const { fd, step: open } = openat(s, path.posix.join(scratch, 'f'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+  const { fd, step: open } = openat(
+    s,
+    path.posix.join(scratch, 'f'),
+    O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+    0o600,
+  );
   const b = p.buf(512);
   const write = pwrite(s, fd, b, 512, 0);
   const { ctx, setup } = aioSetup(s, 4);
-  const { submit } = aioSubmit(s, ctx, [iocb({ opcode: 'PREAD', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 512, aio_offset: 0, ...extra })]);
+  const { submit } = aioSubmit(s, ctx, [
+    iocb({ opcode: 'PREAD', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 512, aio_offset: 0, ...extra }),
+  ]);
   const ev = aioGetevents(s, ctx, 0, 4, 0);
   const v: TraceView = await target.run(p);
   expect(v.ret(open), 'open of the file').to.be.at.least(0);
@@ -44,7 +55,10 @@ conformance(
   { ops: ['aio.PREAD'], rule: 'SEMANTICS §1.4' },
   async ({ target, scratch }) => {
     const r = await submitRead(target, scratch, { aio_rw_flags: UNKNOWN_RWF });
-    expect(r.ret, `io_submit fails with -EOPNOTSUPP for aio_rw_flags 0x${UNKNOWN_RWF.toString(16)} (SEMANTICS §1.4)`).to.equal(-errno.EOPNOTSUPP);
+    expect(
+      r.ret,
+      `io_submit fails with -EOPNOTSUPP for aio_rw_flags 0x${UNKNOWN_RWF.toString(16)} (SEMANTICS §1.4)`,
+    ).to.equal(-errno.EOPNOTSUPP);
     expect(r.events, 'a rejected iocb posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
   },
 );

@@ -13,14 +13,30 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { fd, step: open } = openat(s, path.posix.join(scratch, 'f'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { fd, step: open } = openat(
+      s,
+      path.posix.join(scratch, 'f'),
+      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+      0o600,
+    );
     const b = p.buf(3 * 512);
     s.fillPattern(b, 0, 512, 0x0a17);
     const write = pwrite(s, fd, b, 512, 0);
     const { ctx, setup } = aioSetup(s, 8);
-    const read = (data: number, i: number) => ({ opcode: 'PREAD' as const, fd, aio_data: data, aio_buf: arg.buf(b, 512 * i), aio_nbytes: 512, aio_offset: 0 });
+    const read = (data: number, i: number) => ({
+      opcode: 'PREAD' as const,
+      fd,
+      aio_data: data,
+      aio_buf: arg.buf(b, 512 * i),
+      aio_nbytes: 512,
+      aio_offset: 0,
+    });
     // the middle one has aio_reserved2 set: rejected at io_submit time
-    const { submit } = aioSubmit(s, ctx, [iocb(read(1, 0)), iocb({ ...read(2, 1), aio_reserved2: 1 }), iocb(read(3, 2))]);
+    const { submit } = aioSubmit(s, ctx, [
+      iocb(read(1, 0)),
+      iocb({ ...read(2, 1), aio_reserved2: 1 }),
+      iocb(read(3, 2)),
+    ]);
     const first = aioGetevents(s, ctx, 1, 3);
     const more = aioGetevents(s, ctx, 0, 3, 0);
     const v = await target.run(p);
@@ -29,6 +45,9 @@ conformance(
     expect(v.ret(setup), 'io_setup').to.equal(0);
     expect(v.ret(submit), 'io_submit returns the count queued before the bad iocb (SEMANTICS §1.5)').to.equal(1);
     const events = [...v.step(first).events, ...v.step(more).events];
-    expect(events.map((e) => [e.data, e.res]), 'exactly one io_event: the first read, complete (SEMANTICS §1.5)').to.deep.equal([[1n, 512n]]);
+    expect(
+      events.map((e) => [e.data, e.res]),
+      'exactly one io_event: the first read, complete (SEMANTICS §1.5)',
+    ).to.deep.equal([[1n, 512n]]);
   },
 );

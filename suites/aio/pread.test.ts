@@ -17,10 +17,14 @@ conformance(
       content: [{ seed: SEED, off: 0, len: 1000 }],
       buf: { size: 4096 },
       sync: (s, x) => pread(s, x.fd, x.buf, 4096, 600),
-      async: (s, x) => viaAio(s, { opcode: 'PREAD', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 600 }),
+      async: (s, x) =>
+        viaAio(s, { opcode: 'PREAD', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 600 }),
     });
     expect(twin.async.result, 'a read past EOF returns the bytes available (SEMANTICS §1.2)').to.equal(400);
-    expect(twin.bytes.async.buf.subarray(0, 400).equals(patternBytes(SEED, 600, 400)), 'the 400 bytes at 600 land in the buffer').to.equal(true);
+    expect(
+      twin.bytes.async.buf.subarray(0, 400).equals(patternBytes(SEED, 600, 400)),
+      'the 400 bytes at 600 land in the buffer',
+    ).to.equal(true);
     expect(twin.async, 'same result, buffer and file as pread(2) (SEMANTICS §1.2)').to.deep.equal(twin.sync);
   },
 );
@@ -34,7 +38,8 @@ conformance(
       content: [{ seed: SEED, off: 65536, len: 4096 }],
       buf: { size: 4096 },
       sync: (s, x) => pread(s, x.fd, x.buf, 4096, 8192),
-      async: (s, x) => viaAio(s, { opcode: 'PREAD', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 8192 }),
+      async: (s, x) =>
+        viaAio(s, { opcode: 'PREAD', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 8192 }),
     });
     expect(twin.async.result, 'a read inside the file is full length (SEMANTICS §1.2)').to.equal(4096);
     expect(twin.bytes.async.buf.equals(Buffer.alloc(4096)), 'a hole reads as zeros').to.equal(true);

@@ -15,13 +15,18 @@ conformance(
       content: [{ seed: 0x0a11, off: 0, len: 1000 }],
       buf: { size: 4096, fill: { seed: 0x0a12, pos: 2000 } },
       sync: (s, x) => pwrite(s, x.fd, x.buf, 4096, 2000),
-      async: (s, x) => viaAio(s, { opcode: 'PWRITE', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 2000 }),
+      async: (s, x) =>
+        viaAio(s, { opcode: 'PWRITE', fd: x.fd, aio_buf: arg.buf(x.buf), aio_nbytes: 4096, aio_offset: 2000 }),
     });
     expect(twin.async.result, 'the whole write is done (SEMANTICS §1.2)').to.equal(4096);
     expect(twin.async.size, 'the file grows to the end of the write').to.equal(6096);
     const file = twin.bytes.async.file;
-    expect(file.subarray(1000, 2000).equals(Buffer.alloc(1000)), 'the gap before the write reads as zeros').to.equal(true);
-    expect(file.subarray(2000).equals(patternBytes(0x0a12, 2000, 4096)), 'the written bytes are in the file').to.equal(true);
+    expect(file.subarray(1000, 2000).equals(Buffer.alloc(1000)), 'the gap before the write reads as zeros').to.equal(
+      true,
+    );
+    expect(file.subarray(2000).equals(patternBytes(0x0a12, 2000, 4096)), 'the written bytes are in the file').to.equal(
+      true,
+    );
     expect(twin.async, 'same result, size and bytes as pwrite(2) (SEMANTICS §1.2)').to.deep.equal(twin.sync);
   },
 );

@@ -12,7 +12,10 @@ import { conformance } from '../../src/suite/conformance';
 
 /** Every value the ABI table does not list as working, and 255; UNLINKAT has its own test below. */
 const rejected = [
-  ...AIO_OPS.filter((o) => o.state !== 'works' && o !== AIO_OP.UNLINKAT).map((o) => ({ value: o.value, what: `${o.name}, ${o.state}` })),
+  ...AIO_OPS.filter((o) => o.state !== 'works' && o !== AIO_OP.UNLINKAT).map((o) => ({
+    value: o.value,
+    what: `${o.name}, ${o.state}`,
+  })),
   { value: 255, what: 'never defined' },
 ];
 
@@ -24,15 +27,23 @@ for (const op of rejected) {
       const p = new Program();
       const s = p.main;
       // a valid fd and a real buffer: the fd lookup comes before the opcode switch
-      const { fd, step: open } = openat(s, path.posix.join(scratch, 'f'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+      const { fd, step: open } = openat(
+        s,
+        path.posix.join(scratch, 'f'),
+        O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+        0o600,
+      );
       const b = p.buf(4096);
       const { ctx, setup } = aioSetup(s, 4);
-      const { submit } = aioSubmit(s, ctx, [iocb({ opcode: op.value, fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096 })]);
+      const { submit } = aioSubmit(s, ctx, [
+        iocb({ opcode: op.value, fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096 }),
+      ]);
       const ev = aioGetevents(s, ctx, 0, 4, 0);
       const v = await target.run(p);
       expect(v.ret(open), 'open of the file').to.be.at.least(0);
       expect(v.ret(setup), 'io_setup').to.equal(0);
-      expect(v.ret(submit), `io_submit of opcode ${op.value} fails with -EINVAL (SEMANTICS §1.8 checklist 1)`).to.equal(-errno.EINVAL);
+      const why = `io_submit of opcode ${op.value} fails with -EINVAL (SEMANTICS §1.8 checklist 1)`;
+      expect(v.ret(submit), why).to.equal(-errno.EINVAL);
       expect(v.step(ev).events, 'a rejected iocb posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
     },
   );
@@ -44,18 +55,27 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { step: create } = openat(s, path.posix.join(scratch, 'victim'), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { step: create } = openat(
+      s,
+      path.posix.join(scratch, 'victim'),
+      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
+      0o600,
+    );
     const { fd: dir, step: openDir } = openat(s, scratch, O.RDONLY.value | O.DIRECTORY.value | O.CLOEXEC.value);
     const { ctx, setup } = aioSetup(s, 4);
     // LaHaise's encoding (SEMANTICS §2.3): aio_fildes = dirfd, aio_buf = path, aio_offset = flags 0, mode 0
-    const { submit } = aioSubmit(s, ctx, [iocb({ opcode: AIO_OP.UNLINKAT.value, fd: dir, aio_data: 1, aio_buf: arg.buf(p.cstr('victim')) })]);
+    const { submit } = aioSubmit(s, ctx, [
+      iocb({ opcode: AIO_OP.UNLINKAT.value, fd: dir, aio_data: 1, aio_buf: arg.buf(p.cstr('victim')) }),
+    ]);
     const ev = aioGetevents(s, ctx, 0, 4, 0);
     const { step: reopen } = openat(s, path.posix.join(scratch, 'victim'), O.RDONLY.value | O.CLOEXEC.value);
     const v = await target.run(p);
     expect(v.ret(create), 'creation of the file').to.be.at.least(0);
     expect(v.ret(openDir), 'open of the directory').to.be.at.least(0);
     expect(v.ret(setup), 'io_setup').to.equal(0);
-    expect(v.ret(submit), 'io_submit of UNLINKAT fails with -EINVAL (SEMANTICS §1.8 checklist 1)').to.equal(-errno.EINVAL);
+    expect(v.ret(submit), 'io_submit of UNLINKAT fails with -EINVAL (SEMANTICS §1.8 checklist 1)').to.equal(
+      -errno.EINVAL,
+    );
     expect(v.step(ev).events, 'a rejected iocb posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
     expect(v.ret(reopen), 'the file is still there: nothing was unlinked (SEMANTICS §1.2)').to.be.at.least(0);
   },
