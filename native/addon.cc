@@ -12,11 +12,11 @@
 
 namespace {
 
-// Copies the trace into a JS Buffer and frees it. (Handing the malloc'd block to JS as an
-// external buffer is slower: freed only at GC, every run then faults in fresh pages.)
-Napi::Buffer<uint8_t> Wrap(Napi::Env env, uint8_t *trace, size_t len) {
+// The trace is copied once, from the executor's pooled region into a JS Buffer. (Handing JS
+// an external buffer instead is slower: freed only at GC, every run faults in fresh pages.)
+Napi::Buffer<uint8_t> Take(Napi::Env env, const uint8_t *trace, size_t len, void *handle) {
   Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, trace, len);
-  std::free(trace);
+  kx_release(handle);
   return b;
 }
 
@@ -26,23 +26,25 @@ class RunWorker : public Napi::AsyncWorker {
   // validates once, then trusts what it validated.
   RunWorker(Napi::Env env, const uint8_t *p, size_t n)
       : Napi::AsyncWorker(env, "kasync.run"), prog_(p, p + n), deferred_(Napi::Promise::Deferred::New(env)) {}
-  ~RunWorker() override { std::free(trace_); }  // only if OnOK did not take it
+  ~RunWorker() override { kx_release(handle_); }  // only if OnOK did not take it
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
-    if (kx_run(prog_.data(), prog_.size(), KX_INPROC, &trace_, &len_) != 0) SetError("kasync: no memory for the trace");
+    trace_ = kx_run_region(prog_.data(), prog_.size(), KX_INPROC, &handle_, &len_);
+    if (!trace_) SetError("kasync: no memory for the trace");
   }
   void OnOK() override {
-    deferred_.Resolve(Wrap(Env(), trace_, len_));
-    trace_ = nullptr;
+    deferred_.Resolve(Take(Env(), trace_, len_, handle_));
+    handle_ = nullptr;
   }
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
  private:
   std::vector<uint8_t> prog_;
   Napi::Promise::Deferred deferred_;
-  uint8_t *trace_ = nullptr;
+  const uint8_t *trace_ = nullptr;
+  void *handle_ = nullptr;
   size_t len_ = 0;
 };
 
@@ -68,13 +70,14 @@ Napi::Value RunSync(const Napi::CallbackInfo &info) {
   }
   auto b = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> prog(b.Data(), b.Data() + b.Length());
-  uint8_t *trace = nullptr;
+  void *handle = nullptr;
   size_t len = 0;
-  if (kx_run(prog.data(), prog.size(), KX_INPROC, &trace, &len) != 0) {
+  const uint8_t *trace = kx_run_region(prog.data(), prog.size(), KX_INPROC, &handle, &len);
+  if (!trace) {
     Napi::Error::New(env, "kasync: no memory for the trace").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Wrap(env, trace, len);
+  return Take(env, trace, len, handle);
 }
 
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), KX_WIRE_VERSION); }

@@ -18,13 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 enum { MAX_SEQ = 64, MAX_BUFS = 256, MAX_FDS = 256, MAX_CTX = 64, MAX_RINGS = 16, MAX_PIDS = 64,
-       MAX_THREADS = 32, MAX_PROCS = 256, NDONE = 64, MSGMAX = 256 };
+       MAX_THREADS = 32, MAX_PROCS = 256, NDONE = 64, MSGMAX = 256, MAX_SNAP = 1024 };
 enum { OP_SYSCALL = 1, OP_PATCH, OP_BYTES, OP_FILL, OP_DIGEST, OP_DUMP, OP_VERIFY, OP_SETSLOT,
        OP_URING_SETUP, OP_URING_QUEUE, OP_URING_REAP, OP_URING_STATE, OP_URING_CLOSE, OP_FORK,
        OP_WAIT, OP_THREADS, OP_SLEEP, OP_EXIT, OP_LAST = OP_EXIT };
@@ -108,7 +109,11 @@ struct prog {
 	struct { uint64_t ud; int64_t res; } done[NDONE];
 	uint32_t ndone;
 	struct thr thr[MAX_PROCS + 1]; // indexed by proc, so a thread's state outlives a timed-out join
-	uint64_t fdsnap[1024];         // in-process: fds below 65536 open before the program ran
+	// In-process fd ownership: what was open when the program started, and what each fd slot
+	// held when it was set (see claim_fd).
+	uint32_t nsnap, snapfd[MAX_SNAP];
+	struct ident { uint64_t dev, ino; } snapid[MAX_SNAP], fdid[MAX_FDS];
+	uint8_t fdown[MAX_FDS];
 };
 
 struct res { int64_t ret; int32_t err; uint32_t flags; uint64_t t0, t1; int64_t ret2; };
@@ -662,41 +667,80 @@ static void set_ret(struct res *o, long r)
 	o->err = r < 0 && r >= -4095 ? (int32_t)-r : 0;
 }
 
-// The program closed an fd itself: teardown must not close that number (it may be Node's by then).
-static void forget_fd(struct prog *g, const uint8_t *a0, uint64_t fd)
+// The program closed an fd or destroyed a context itself: teardown must not do it again (by
+// then the number may belong to Node or to another program running concurrently).
+static void forget(struct prog *g, uint32_t nr, uint64_t v)
 {
-	if (rd32(a0) == A_RING && g->ring[rd32(a0 + 4)].used)
-		g->ring[rd32(a0 + 4)].fd_closed = 1;
-	for (uint32_t k = 0; k < MAX_FDS; k++)
-		if (g->fdset[k] && (uint64_t)g->fd[k] == fd)
+	for (uint32_t k = 0; k < MAX_RINGS && nr == SYS_close; k++)
+		if (g->ring[k].used && !g->ring[k].regidx && (uint64_t)g->ring[k].fd == v)
+			g->ring[k].fd_closed = 1;
+	for (uint32_t k = 0; k < MAX_FDS && nr == SYS_close; k++)
+		if (g->fdset[k] && (uint64_t)g->fd[k] == v)
 			g->fdset[k] = 0;
+	for (uint32_t k = 0; k < MAX_CTX && nr == SYS_io_destroy; k++)
+		if (g->ctxset[k] && g->ctx[k] == v)
+			g->ctxset[k] = 0;
 }
 
-// In-process, fd slots may hold numbers the program did not create (Node's own fds, a byte
-// count stored by mistake). Teardown closes only fds that were not open when the program started.
+// In-process, fd slots may hold numbers the program did not create: Node's own fds, or a
+// number that another program running concurrently closed and the kernel handed out again.
+// So the fds open at the start are snapshotted with their identities, a slot is owned only if
+// the fd it names is not one of those, and teardown closes it only if it still names the same
+// file. (In the runner, the process dies anyway: every slot is owned.)
+static int fd_ident(int64_t fd, struct ident *id)
+{
+	struct stat st;
+	if (fd < 0 || fd > INT32_MAX || kx_sys(SYS_fstat, (long)fd, (long)&st, 0, 0, 0, 0) < 0)
+		return -1;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
 static void snap_fds(struct prog *g)
 {
 	uint8_t d[4096];
+	struct ident id;
 	long dfd = kx_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
 	if (dfd < 0)
-		return; // not snapped: teardown then closes no fd slot at all
+		return; // not snapshotted: no slot is owned, nothing is closed
 	for (long n; (n = kx_sys(SYS_getdents64, dfd, (long)d, sizeof d, 0, 0, 0)) > 0;)
 		for (long o = 0; o < n && rd16(d + o + 16); o += rd16(d + o + 16)) {
 			long fd = strtol((const char *)d + o + 19, NULL, 10);
-			if (fd >= 0 && fd < 65536 && fd != dfd)
-				g->fdsnap[fd / 64] |= 1ull << (fd % 64);
+			if (fd == dfd || d[o + 19] == '.' || fd_ident(fd, &id))
+				continue;
+			if (g->nsnap == MAX_SNAP)
+				goto out; // too many to know: own nothing
+			g->snapfd[g->nsnap] = (uint32_t)fd;
+			g->snapid[g->nsnap++] = id;
 		}
-	kx_sys(SYS_close, dfd, 0, 0, 0, 0, 0);
 	g->snapped = 1;
+out:
+	kx_sys(SYS_close, dfd, 0, 0, 0, 0, 0);
 }
 
-static int may_close(struct prog *g, int64_t fd)
+static void claim_fd(struct prog *g, uint32_t slot, int64_t fd)
 {
-	if (fd <= 2 || fd > INT32_MAX)
+	struct ident id;
+	g->fd[slot] = fd;
+	g->fdset[slot] = 1;
+	g->fdown[slot] = g->mode != KX_INPROC;
+	if (g->mode != KX_INPROC || !g->snapped || fd <= 2 || fd_ident(fd, &id))
+		return;
+	for (uint32_t k = 0; k < g->nsnap; k++)
+		if (g->snapfd[k] == fd && g->snapid[k].dev == id.dev && g->snapid[k].ino == id.ino)
+			return;
+	g->fdid[slot] = id;
+	g->fdown[slot] = 1;
+}
+
+static int may_close(struct prog *g, uint32_t slot)
+{
+	struct ident id;
+	if (!g->fdset[slot] || !g->fdown[slot] || g->fd[slot] <= 2 || g->fd[slot] > INT32_MAX)
 		return 0;
-	if (g->mode != KX_INPROC)
-		return 1;
-	return g->snapped && fd < 65536 && !(g->fdsnap[fd / 64] & (1ull << (fd % 64)));
+	return g->mode != KX_INPROC ||
+	       (!fd_ident(g->fd[slot], &id) && id.dev == g->fdid[slot].dev && id.ino == g->fdid[slot].ino);
 }
 
 static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, struct res *o)
@@ -716,12 +760,12 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	set_ret(o, r);
 	if (o->t1 >= g->deadline)
 		o->flags |= F_DEADLINE;
-	if (nr == SYS_close && r == 0 && nargs)
-		forget_fd(g, pl + 16, a[0]); // so teardown does not close the number again
+	if (r == 0 && nargs)
+		forget(g, nr, a[0]);
 	if (r < 0 && post != 3)
 		return 0;
 	switch (post) {
-	case 1: g->fd[ps] = r; g->fdset[ps] = 1; break;
+	case 1: claim_fd(g, ps, r); break;
 	case 2: g->pid[ps] = r; g->pidset[ps] = 1; g->pidown[ps] = 0; break;
 	case 4: g->ctx[ps] = (uint64_t)r; g->ctxset[ps] = 1; g->used_async = 1; break;
 	case 3: {
@@ -1154,7 +1198,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		if (resolve(t, pl + 8, &v, e))
 			return rec_error(t, s, i, "%s", e);
 		if (a == 1)
-			g->fd[b] = (int64_t)v, g->fdset[b] = 1;
+			claim_fd(g, b, (int64_t)v);
 		else if (a == 2)
 			g->ctx[b] = v, g->ctxset[b] = 1, g->used_async = 1;
 		else
@@ -1235,16 +1279,6 @@ static void teardown(struct prog *g)
 			if (!dup)
 				kx_sys(SYS_io_destroy, (long)g->ctx[k], 0, 0, 0, 0, 0); // waits for in-flight iocbs
 		}
-	// Ring fds the program put in this thread's registered-ring table would keep their rings
-	// alive after close(): clear all 16 entries through the first ring with a real fd.
-	uint32_t upd[16 * 4] = {0};
-	for (uint32_t k = 0; k < 16; k++)
-		upd[4 * k] = k;
-	for (uint32_t k = 0; k < MAX_RINGS; k++)
-		if (g->ring[k].used && !g->ring[k].regidx) {
-			kx_sys(NR_IO_URING_REGISTER, (long)g->ring[k].fd, UNREGISTER_RING_FDS, (long)upd, 16, 0, 0);
-			break;
-		}
 	for (uint32_t k = 0; k < MAX_RINGS; k++)
 		if (g->ring[k].used) {
 			if (!g->ring[k].regidx && !g->ring[k].fd_closed)
@@ -1252,7 +1286,7 @@ static void teardown(struct prog *g)
 			ring_close(&g->ring[k], NULL);
 		}
 	for (uint32_t k = 0; k < MAX_FDS; k++)
-		if (g->fdset[k] && may_close(g, g->fd[k])) { // never twice
+		if (may_close(g, k)) { // never twice
 			int dup = 0;
 			for (int j = 0; j < nclosed; j++)
 				dup |= closed[j] == (int)g->fd[k];
@@ -1385,38 +1419,84 @@ const uint8_t *kx_finish(void *region, int died, int wstatus, size_t *out_len)
 	return out;
 }
 
-// In-process, each thread keeps one trace region (virtual 256 MiB, NORESERVE) for the next
-// program: a fresh mapping per run costs a page fault per 4 KiB of trace. Records are only
-// read below the cursor and in-process there is a single writer, so stale bytes do not matter.
-static __thread struct { void *p; size_t n; } cached;
-#define CACHE_KEEP (8 * MiB) // touched pages beyond this are given back after the run
+// In-process, each program runs on a thread of its own. io_uring ties every ring to the task
+// that set it up: closing a ring makes the kernel send task work (a TWA_SIGNAL "interrupt")
+// to that task some 10-25 ms later, which cuts short a blocking io_getevents or epoll_wait of
+// whatever program runs there next. A thread that exits drops those ties (and its
+// registered-ring table), so programs cannot disturb each other.
+struct job { const uint8_t *prog; size_t len; int mode; void *reg; };
+static void *job_main(void *a)
+{
+	struct job *j = a;
+	kx_exec(j->prog, j->len, j->mode, j->reg);
+	return NULL;
+}
+
+// Trace regions are pooled (virtual 256 MiB each, NORESERVE): a fresh mapping per run costs a
+// page fault per 4 KiB of trace. Records are only read below the cursor and in-process there
+// is a single writer, so stale bytes from an earlier run do not matter.
+#define POOL 8
+#define REGION_MAX (offsetof(struct region, rec) + 256 * MiB)
+#define KEEP (8 * MiB) // touched pages beyond this go back to the kernel on release
+static void *pool[POOL];
+static int npool;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+const uint8_t *kx_run_region(const uint8_t *prog, size_t len, int mode, void **handle, size_t *trace_len)
+{
+	void *reg = NULL;
+	pthread_mutex_lock(&pool_mu);
+	if (npool)
+		reg = pool[--npool];
+	pthread_mutex_unlock(&pool_mu);
+	if (!reg) {
+		reg = mmap(NULL, REGION_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (reg == MAP_FAILED)
+			return NULL;
+	}
+	kx_region_init(reg, kx_region_size(prog, len));
+	struct job j = {prog, len, mode, reg};
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 1 << 20);
+	if (mode != KX_INPROC || pthread_create(&th, &at, job_main, &j) != 0)
+		job_main(&j);
+	else
+		pthread_join(th, NULL);
+	pthread_attr_destroy(&at);
+	*handle = reg;
+	return kx_finish(reg, 0, -1, trace_len);
+}
+
+void kx_release(void *handle)
+{
+	struct region *r = handle;
+	if (!r)
+		return;
+	if (umin(r->cursor, r->cap) > KEEP - PAGE)
+		madvise((uint8_t *)r + KEEP, REGION_MAX - KEEP, MADV_DONTNEED);
+	pthread_mutex_lock(&pool_mu);
+	if (npool < POOL) {
+		pool[npool++] = r;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	if (r)
+		munmap(r, REGION_MAX);
+}
 
 int kx_run(const uint8_t *prog, size_t len, int mode, uint8_t **trace, size_t *trace_len)
 {
-	size_t sz = kx_region_size(prog, len), max = offsetof(struct region, rec) + 256 * MiB;
-	void *reg = mode == KX_INPROC ? cached.p : NULL;
-	if (!reg) {
-		reg = mmap(NULL, max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (reg == MAP_FAILED)
-			return -errno;
-	}
-	kx_region_init(reg, sz);
-	kx_exec(prog, len, mode, reg);
+	void *h;
 	size_t n;
-	struct region *r = reg;
-	uint64_t used = umin(r->cursor, r->cap);
-	const uint8_t *t = kx_finish(reg, 0, -1, &n);
+	const uint8_t *t = kx_run_region(prog, len, mode, &h, &n);
+	if (!t)
+		return -ENOMEM;
 	uint8_t *out = malloc(n);
 	if (out)
 		memcpy(out, t, n);
-	if (mode != KX_INPROC) {
-		munmap(reg, max);
-	} else {
-		if (used > CACHE_KEEP)
-			madvise((uint8_t *)reg + CACHE_KEEP, max - CACHE_KEEP, MADV_DONTNEED);
-		cached.p = reg;
-		cached.n = max;
-	}
+	kx_release(h);
 	if (!out)
 		return -ENOMEM;
 	*trace = out;

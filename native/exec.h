@@ -14,9 +14,13 @@ extern "C" {
 #define KX_INPROC 0 // refuse process-level steps; runs on the caller's thread
 #define KX_RUNNER 1 // everything allowed; meant for a disposable child process
 
-// One-shot convenience: run a program and return its trace in *trace (malloc'd, caller frees).
-// Returns 0, or -errno if the trace memory could not be allocated.
+// Runs a program and returns its trace in *trace (malloc'd, caller frees). In KX_INPROC mode the
+// program runs on a short-lived thread of its own. Returns 0, or -ENOMEM.
 int kx_run(const uint8_t *prog, size_t len, int mode, uint8_t **trace, size_t *trace_len);
+// The same without the copy: the trace stays in a pooled region until kx_release(*handle).
+// Returns NULL if no region could be mapped.
+const uint8_t *kx_run_region(const uint8_t *prog, size_t len, int mode, void **handle, size_t *trace_len);
+void kx_release(void *handle);
 
 // Building blocks for kasync-exec, where the trace region is shared memory that outlives the
 // runner. Size the region, init it, let the runner call kx_exec, then compose with kx_finish
