@@ -3,20 +3,21 @@
  * io_getevents/io_pgetevents with every io_event recorded, io_destroy.
  */
 import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
-import { arg, ArgLike, Buf, Ctx, Fd, Sequence, StepRef } from './builder';
+import { Arg, arg, ArgLike, Buf, Ctx, Fd, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
 
 /**
  * io_setup(nr, &ctx) into a fresh context slot. A failed io_setup ends the sequence: the steps after it
  * would otherwise run on context 0. Tests of io_setup's own errors call the syscall directly.
  */
-export function aioSetup(seq: Sequence, nrEvents: number): { ctx: Ctx; setup: StepRef } {
+export function aioSetup(seq: Sequence, nrEvents: number): { ctx: Ctx; setup: StepRef; id: Arg } {
   const p = seq.program;
   const idBuf = p.buf(8);
   const ctx = p.ctx();
   const setup = seq.syscall(SYSCALLS.io_setup, [nrEvents, arg.buf(idBuf)], { stopOnError: true });
   seq.setSlot(ctx, arg.load64(idBuf, 0));
-  return { ctx, setup };
+  // the raw id too: the executor empties the slot once the program destroys the context itself
+  return { ctx, setup, id: arg.load64(idBuf, 0) };
 }
 
 /** iocb fields by name; `opcode` may be a name, `fd`/`resfd` an fd slot. */
@@ -79,7 +80,7 @@ export function aioPgetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, 
   return seq.syscall(SYSCALLS.io_pgetevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts, usig], { aioEvents: true });
 }
 
-/** io_destroy(ctx). */
-export function aioDestroy(seq: Sequence, ctx: Ctx): StepRef {
-  return seq.syscall(SYSCALLS.io_destroy, [arg.ctx(ctx)]);
+/** io_destroy(ctx), of a slot or of a raw id (to destroy it twice). */
+export function aioDestroy(seq: Sequence, ctx: Ctx | Arg): StepRef {
+  return seq.syscall(SYSCALLS.io_destroy, ['kind' in ctx && ctx.kind === 'ctx' ? arg.ctx(ctx as Ctx) : (ctx as Arg)]);
 }

@@ -21,9 +21,9 @@ conformance(
   { ops: ['aio.setup', 'aio.destroy'], rule: 'SEMANTICS §1.5' },
   async ({ target }) => {
     const p = new Program();
-    const { ctx, setup } = aioSetup(p.main, 4);
+    const { ctx, setup, id } = aioSetup(p.main, 4);
     const first = aioDestroy(p.main, ctx);
-    const second = aioDestroy(p.main, ctx);
+    const second = aioDestroy(p.main, id);
     const v = await target.run(p);
     expect(v.ret(setup), 'io_setup').to.equal(0);
     expect(v.ret(first), 'io_destroy of an idle context returns 0 (SEMANTICS §1.5)').to.equal(0);
