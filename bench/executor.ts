@@ -60,6 +60,11 @@ function stepArgs(p: Program, ref: StepRef): Arg[] {
   return Array.from({ length: 6 }, (_, i) => ({ kind: pl.readUInt32LE(16 + 16 * i), slot: pl.readUInt32LE(20 + 16 * i), value: pl.readBigUInt64LE(24 + 16 * i) }));
 }
 
+/** The trace header's status word says ok (the already-encoded case times the executor, not the decoder). */
+function statusOk(t: Buffer): void {
+  if (t.readUInt16LE(6) !== 0) throw new Error(`benchmark program failed: ${decodeTrace(t).message}`);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -103,7 +108,7 @@ export async function benchExecutor(log: (s: string) => void): Promise<Record<st
         check(addon.runSync(wire)); // warm up, and prove it works
         const cNs = c([...cargs, String(N), String(batch), ...(name === 'pread' ? [file] : [])]);
         // the encoded program through the addon, in-process on this thread
-        const runNs = await medianOf(() => check(addon.runSync(wire)));
+        const runNs = await medianOf(() => statusOk(addon.runSync(wire)));
         // what a test pays: build, encode, run off the main thread (as the local target does), decode
         const e2eNs = await medianOf(async () => check(await addon.run(build(batch).encode())));
         const key = `${name === 'nop' ? '' : 'pread_'}`;

@@ -132,8 +132,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-// Raw system call returning -errno, so results in [-4095, -1] are never confused with errors
-// and errno (thread-local libc state) is never touched.
+// Raw system call: the kernel's result as is (-errno on failure); errno is never touched.
 static inline long kx_sys(long nr, long a, long b, long c, long d, long e, long f)
 {
 #if defined(__x86_64__)
@@ -208,15 +207,13 @@ static void rec_bytes(struct thr *t, uint16_t type, uint16_t seq, uint16_t step,
 		      const void *b, uint32_t nb)
 {
 	uint8_t *h = rec_open(t, seq, step, (uint32_t)pad8(na + nb));
-	if (!h)
-		return;
+	if (!h) return;
 	if (na <= 64 && na % 8 == 0) // CQEs and STEPs: word copies beat a libc call
 		for (uint32_t k = 0; k < na; k += 8)
 			memcpy(h + 16 + k, (const uint8_t *)a + k, 8);
 	else
 		memcpy(h + 16, a, na);
-	if (nb)
-		memcpy(h + 16 + na, b, nb);
+	if (nb) memcpy(h + 16 + na, b, nb);
 	rec_close(h, type);
 }
 
@@ -239,8 +236,7 @@ static int sig_ready;
 
 static void sig_install(void)
 {
-	if (__atomic_load_n(&sig_ready, __ATOMIC_ACQUIRE))
-		return;
+	if (__atomic_load_n(&sig_ready, __ATOMIC_ACQUIRE)) return;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_sig; // no SA_RESTART: the whole point is EINTR
@@ -254,8 +250,7 @@ static void sig_install(void)
 // every 10 ms, so a blocking call entered just after the deadline is still interrupted.
 static void arm(struct thr *t, uint64_t dl)
 {
-	if (t->timer == -2 || (t->timer >= 0 && t->armed == dl))
-		return;
+	if (t->timer == -2 || (t->timer >= 0 && t->armed == dl)) return;
 	if (t->timer == -1) {
 		struct sigevent se;
 		int id = -1;
@@ -276,8 +271,7 @@ static void arm(struct thr *t, uint64_t dl)
 
 static void disarm(struct thr *t)
 {
-	if (t->timer >= 0)
-		kx_sys(SYS_timer_delete, t->timer, 0, 0, 0, 0, 0);
+	if (t->timer >= 0) kx_sys(SYS_timer_delete, t->timer, 0, 0, 0, 0, 0);
 	t->timer = -1;
 }
 
@@ -290,13 +284,11 @@ static uint8_t *bad_page(void)
 {
 	static uint8_t *page;
 	uint8_t *p = __atomic_load_n(&page, __ATOMIC_ACQUIRE);
-	if (p)
-		return p;
+	if (p) return p;
 	uint8_t *n = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (n == MAP_FAILED)
 		return NULL; // page 0 is never mapped either
-	if (!__atomic_compare_exchange_n(&page, &p, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		munmap(n, PAGE);
+	if (!__atomic_compare_exchange_n(&page, &p, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(n, PAGE);
 	return __atomic_load_n(&page, __ATOMIC_ACQUIRE);
 }
 
@@ -314,23 +306,20 @@ static int bad(char *e, const char *fmt, ...)
 static uint32_t fnv32(const uint8_t *p, size_t n)
 {
 	uint32_t h = 0x811c9dc5u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x01000193u;
+	for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x01000193u;
 	return h;
 }
 
 static uint64_t fnv64(const uint8_t *p, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+	for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
 	return h;
 }
 
 static int check_range(struct prog *g, uint32_t b, uint32_t off, uint64_t n, char *e)
 {
-	if (b >= g->nbufs)
-		return bad(e, "buffer %u out of range", b);
+	if (b >= g->nbufs) return bad(e, "buffer %u out of range", b);
 	if (off > g->bsz[b] || n > g->bsz[b] - off)
 		return bad(e, "bytes [%u, +%llu) outside buffer %u of %u bytes", off, (unsigned long long)n, b,
 			   g->bsz[b]);
@@ -359,8 +348,7 @@ static int check_arg(struct prog *g, const uint8_t *a, unsigned k, char *e)
 			return bad(e, "arg %u: load offset %llu out of range", k, (unsigned long long)v);
 		return check_range(g, slot, (uint32_t)v, kind == A_LOAD32 ? 4 : 8, e);
 	case A_RINGMEM:
-		if (check_slot(slot, MAX_RINGS, "ring", e))
-			return -1;
+		if (check_slot(slot, MAX_RINGS, "ring", e)) return -1;
 		return (v >> 32) <= 2 ? 0 : bad(e, "arg %u: ring region %llu unknown", k, (unsigned long long)(v >> 32));
 	}
 	return bad(e, "arg %u: unknown kind %u", k, kind);
@@ -369,8 +357,7 @@ static int check_arg(struct prog *g, const uint8_t *a, unsigned k, char *e)
 static int in_proc_list(uint32_t nr)
 {
 	for (size_t i = 0; i < sizeof proc_nrs / sizeof proc_nrs[0]; i++)
-		if ((uint32_t)proc_nrs[i] == nr)
-			return 1;
+		if ((uint32_t)proc_nrs[i] == nr) return 1;
 	return 0;
 }
 
@@ -382,20 +369,15 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 	uint32_t a = len >= 4 ? rd32(pl) : 0, b = len >= 8 ? rd32(pl + 4) : 0;
 	uint32_t c = len >= 12 ? rd32(pl + 8) : 0, d = len >= 16 ? rd32(pl + 12) : 0;
 	uint32_t want = fixed_len[op];
-	if (op == OP_BYTES)
-		want = len >= 16 ? (uint32_t)umin(16 + pad8(c), UINT32_MAX) : 16;
-	if (op == OP_THREADS)
-		want = len >= 8 ? (uint32_t)(8 + pad8(4ull * a)) : 8;
-	if (len != want)
-		return bad(e, "op %u payload is %u bytes, want %u", op, len, want);
+	if (op == OP_BYTES) want = len >= 16 ? (uint32_t)umin(16 + pad8(c), UINT32_MAX) : 16;
+	if (op == OP_THREADS) want = len >= 8 ? (uint32_t)(8 + pad8(4ull * a)) : 8;
+	if (len != want) return bad(e, "op %u payload is %u bytes, want %u", op, len, want);
 	switch (op) {
 	case OP_SYSCALL: {
 		uint16_t nargs = rd16(pl + 4), post = rd16(pl + 6);
-		if (nargs > 6)
-			return bad(e, "%u args", nargs);
+		if (nargs > 6) return bad(e, "%u args", nargs);
 		for (unsigned k = 0; k < nargs; k++)
-			if (check_arg(g, pl + 16 + 16 * k, k, e))
-				return -1;
+			if (check_arg(g, pl + 16 + 16 * k, k, e)) return -1;
 		switch (post) {
 		case 0: return 0;
 		case 1: return check_slot(c, MAX_FDS, "fd", e);
@@ -409,8 +391,7 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 		return bad(e, "unknown post %u", post);
 	}
 	case OP_PATCH:
-		if (c != 1 && c != 2 && c != 4 && c != 8)
-			return bad(e, "width %u", c);
+		if (c != 1 && c != 2 && c != 4 && c != 8) return bad(e, "width %u", c);
 		return check_range(g, a, b, c, e) ? -1 : check_arg(g, pl + 16, 0, e);
 	case OP_BYTES: case OP_DIGEST: case OP_VERIFY:
 		return check_range(g, a, b, c, e);
@@ -420,33 +401,27 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 		return d > 2 ? bad(e, "fill kind %u", d) : check_range(g, a, b, c, e);
 	case OP_SETSLOT: {
 		static const uint32_t lim[4] = {0, MAX_FDS, MAX_CTX, MAX_PIDS};
-		if (a < 1 || a > 3)
-			return bad(e, "slot kind %u", a);
+		if (a < 1 || a > 3) return bad(e, "slot kind %u", a);
 		return check_slot(b, lim[a], "target", e) ? -1 : check_arg(g, pl + 8, 0, e);
 	}
 	case OP_URING_SETUP:
-		if (check_slot(a, MAX_RINGS, "ring", e))
-			return -1;
-		if (c >= g->nbufs)
-			return bad(e, "params buffer %u out of range", c);
+		if (check_slot(a, MAX_RINGS, "ring", e)) return -1;
+		if (c >= g->nbufs) return bad(e, "params buffer %u out of range", c);
 		return g->bsz[c] < 120 ? bad(e, "params buffer %u is %u bytes, want 120", c, g->bsz[c]) : 0;
 	case OP_URING_QUEUE:
 		return check_slot(a, MAX_RINGS, "ring", e) ? -1 : check_range(g, b, c, 64ull * d, e);
 	case OP_URING_REAP:
-		if (b > c)
-			return bad(e, "min %u > max %u", b, c);
+		if (b > c) return bad(e, "min %u > max %u", b, c);
 		return check_slot(a, MAX_RINGS, "ring", e);
 	case OP_URING_STATE: case OP_URING_CLOSE:
 		return check_slot(a, MAX_RINGS, "ring", e);
 	case OP_FORK:
-		if (a >= g->nseq)
-			return bad(e, "sequence %u out of range", a);
+		if (a >= g->nseq) return bad(e, "sequence %u out of range", a);
 		return check_slot(b, MAX_PIDS, "pid", e);
 	case OP_WAIT:
 		return check_slot(a, MAX_PIDS, "pid", e);
 	case OP_THREADS:
-		if (a < 1 || a > MAX_THREADS)
-			return bad(e, "%u threads", a);
+		if (a < 1 || a > MAX_THREADS) return bad(e, "%u threads", a);
 		for (uint32_t k = 0; k < a; k++)
 			if (rd32(pl + 8 + 4 * k) >= g->nseq)
 				return bad(e, "thread %u: sequence %u out of range", k, rd32(pl + 8 + 4 * k));
@@ -463,10 +438,8 @@ static int check(struct prog *g, char *e)
 	const uint8_t *p = g->p;
 	size_t len = g->len;
 	char d[MSGMAX];
-	if (len < 32 || !p)
-		return bad(e, "invalid program: %zu bytes, shorter than the header", len);
-	if (rd32(p) != PROG_MAGIC)
-		return bad(e, "invalid program: bad magic 0x%08x", rd32(p));
+	if (len < 32 || !p) return bad(e, "invalid program: %zu bytes, shorter than the header", len);
+	if (rd32(p) != PROG_MAGIC) return bad(e, "invalid program: bad magic 0x%08x", rd32(p));
 	if (rd16(p + 4) != KX_WIRE_VERSION)
 		return bad(e, "invalid program: version %u, want %u", rd16(p + 4), KX_WIRE_VERSION);
 	g->nseq = rd16(p + 6);
@@ -474,16 +447,11 @@ static int check(struct prog *g, char *e)
 	uint32_t dl = rd32(p + 12), cap = rd32(p + 20);
 	if (rd32(p + 8) != len)
 		return bad(e, "invalid program: length field %u but %zu bytes", rd32(p + 8), len);
-	if (g->nseq < 1 || g->nseq > MAX_SEQ)
-		return bad(e, "invalid program: %u sequences", g->nseq);
-	if (dl < 1 || dl > 3600000)
-		return bad(e, "invalid program: deadline %u ms", dl);
-	if (g->nbufs > MAX_BUFS)
-		return bad(e, "invalid program: %u buffers", g->nbufs);
-	if (cap > 256 * MiB)
-		return bad(e, "invalid program: trace capacity %u", cap);
-	if (rd32(p + 28) != 0)
-		return bad(e, "invalid program: reserved field 0x%x", rd32(p + 28));
+	if (g->nseq < 1 || g->nseq > MAX_SEQ) return bad(e, "invalid program: %u sequences", g->nseq);
+	if (dl < 1 || dl > 3600000) return bad(e, "invalid program: deadline %u ms", dl);
+	if (g->nbufs > MAX_BUFS) return bad(e, "invalid program: %u buffers", g->nbufs);
+	if (cap > 256 * MiB) return bad(e, "invalid program: trace capacity %u", cap);
+	if (rd32(p + 28) != 0) return bad(e, "invalid program: reserved field 0x%x", rd32(p + 28));
 	if (fnv32(p + 32, len - 32) != rd32(p + 24))
 		return bad(e, "invalid program: checksum 0x%08x, want 0x%08x", fnv32(p + 32, len - 32), rd32(p + 24));
 	g->seqtab = 32 + 8 * g->nbufs;
@@ -493,14 +461,12 @@ static int check(struct prog *g, char *e)
 	uint64_t total = 0;
 	for (uint32_t b = 0; b < g->nbufs; b++) {
 		uint32_t sz = rd32(p + 32 + 8 * b), al = rd32(p + 36 + 8 * b);
-		if (sz < 1 || sz > 256 * MiB)
-			return bad(e, "invalid program: buffer %u size %u", b, sz);
+		if (sz < 1 || sz > 256 * MiB) return bad(e, "invalid program: buffer %u size %u", b, sz);
 		if (al < 1 || al > PAGE || (al & (al - 1)))
 			return bad(e, "invalid program: buffer %u align %u", b, al);
 		g->bsz[b] = sz;
 		g->balign[b] = al;
-		if ((total += sz) > 1024 * MiB)
-			return bad(e, "invalid program: buffers exceed 1 GiB");
+		if ((total += sz) > 1024 * MiB) return bad(e, "invalid program: buffers exceed 1 GiB");
 	}
 	for (uint32_t s = 0; s < g->nseq; s++) {
 		uint64_t off = rd32(p + g->seqtab + 8 * s), n = rd32(p + g->seqtab + 8 * s + 4);
@@ -539,12 +505,11 @@ static int check(struct prog *g, char *e)
 static int alloc_bufs(struct prog *g, char *e)
 {
 	uint64_t off[MAX_BUFS], total = 0;
-	if (!g->nbufs)
-		return 0;
+	if (!g->nbufs) return 0;
 	for (uint32_t b = 0; b < g->nbufs; b++)
 		if (g->balign[b] == PAGE) {
 			off[b] = total;
-			total += pad8(g->bsz[b]) + PAGE - 1 - ((pad8(g->bsz[b]) + PAGE - 1) % PAGE) + PAGE;
+			total += (g->bsz[b] + PAGE - 1) / PAGE * PAGE + PAGE;
 		}
 	uint64_t arena = total;
 	for (uint32_t b = 0; b < g->nbufs; b++)
@@ -565,8 +530,7 @@ static int alloc_bufs(struct prog *g, char *e)
 		if (g->balign[b] == PAGE)
 			mprotect(g->buf[b] + (g->bsz[b] + PAGE - 1) / PAGE * PAGE, PAGE, PROT_NONE);
 	}
-	if (total > arena + PAGE)
-		mprotect(g->mem + total - PAGE, PAGE, PROT_NONE);
+	if (total > arena + PAGE) mprotect(g->mem + total - PAGE, PAGE, PROT_NONE);
 	return 0;
 }
 
@@ -580,8 +544,7 @@ static pthread_mutex_t parked_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void free_bufs(struct prog *g)
 {
-	if (!g->mem)
-		return;
+	if (!g->mem) return;
 	if (g->mode != KX_INPROC || !g->used_async ||
 	    mmap(g->mem, g->memsz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
 		    MAP_FAILED) {
@@ -590,8 +553,7 @@ static void free_bufs(struct prog *g)
 	}
 	pthread_mutex_lock(&parked_mu);
 	unsigned i = parked_next++ % 8;
-	if (parked[i].p)
-		munmap(parked[i].p, parked[i].n);
+	if (parked[i].p) munmap(parked[i].p, parked[i].n);
 	parked[i].p = g->mem;
 	parked[i].n = g->memsz;
 	pthread_mutex_unlock(&parked_mu);
@@ -601,8 +563,7 @@ static int in_bufs(struct prog *g, uint64_t a, uint64_t n)
 {
 	for (uint32_t b = 0; b < g->nbufs; b++) {
 		uint64_t s = (uint64_t)(uintptr_t)g->buf[b];
-		if (a >= s && a - s <= g->bsz[b] && n <= g->bsz[b] - (a - s))
-			return 1;
+		if (a >= s && a - s <= g->bsz[b] && n <= g->bsz[b] - (a - s)) return 1;
 	}
 	return 0;
 }
@@ -620,8 +581,7 @@ static int64_t lookup(struct prog *g, uint64_t ud)
 {
 	uint32_t n = __atomic_load_n(&g->ndone, __ATOMIC_RELAXED);
 	for (uint32_t j = 1; j <= NDONE && j <= n; j++)
-		if (g->done[(n - j) % NDONE].ud == ud)
-			return g->done[(n - j) % NDONE].res;
+		if (g->done[(n - j) % NDONE].ud == ud) return g->done[(n - j) % NDONE].res;
 	return -1;
 }
 
@@ -636,8 +596,7 @@ static int resolve(struct thr *t, const uint8_t *a, uint64_t *v, char *e)
 	case A_BUF: *v = (uint64_t)(uintptr_t)g->buf[slot] + x; return 0;
 	case A_FD: *v = (uint64_t)(g->fdset[slot] ? g->fd[slot] : -1) + x; return 0;
 	case A_CTX:
-		if (!g->ctxset[slot])
-			return bad(e, "ctx slot %u is empty", slot);
+		if (!g->ctxset[slot]) return bad(e, "ctx slot %u is empty", slot);
 		*v = g->ctx[slot];
 		return 0;
 	case A_RING: *v = rg->used ? (uint64_t)rg->fd : (uint64_t)-1; return 0;
@@ -651,8 +610,7 @@ static int resolve(struct thr *t, const uint8_t *a, uint64_t *v, char *e)
 	case A_LOAD64: *v = rd64(g->buf[slot] + x); return 0;
 	case A_RES: *v = (uint64_t)lookup(g, x); return 0;
 	case A_RINGMEM: {
-		if (!rg->mapped)
-			return bad(e, "ring %u is not set up", slot);
+		if (!rg->mapped) return bad(e, "ring %u is not set up", slot);
 		uint8_t *base[3] = {rg->sq, rg->cq, rg->sqes};
 		*v = (uint64_t)(uintptr_t)base[x >> 32] + (uint32_t)x;
 		return 0;
@@ -675,11 +633,9 @@ static void forget(struct prog *g, uint32_t nr, uint64_t v)
 		if (g->ring[k].used && !g->ring[k].regidx && (uint64_t)g->ring[k].fd == v)
 			g->ring[k].fd_closed = 1;
 	for (uint32_t k = 0; k < MAX_FDS && nr == SYS_close; k++)
-		if (g->fdset[k] && (uint64_t)g->fd[k] == v)
-			g->fdset[k] = 0;
+		if (g->fdset[k] && (uint64_t)g->fd[k] == v) g->fdset[k] = 0;
 	for (uint32_t k = 0; k < MAX_CTX && nr == SYS_io_destroy; k++)
-		if (g->ctxset[k] && g->ctx[k] == v)
-			g->ctxset[k] = 0;
+		if (g->ctxset[k] && g->ctx[k] == v) g->ctxset[k] = 0;
 }
 
 // In-process, fd slots may hold numbers the program did not create: Node's own fds, or a
@@ -690,8 +646,7 @@ static void forget(struct prog *g, uint32_t nr, uint64_t v)
 static int fd_ident(int64_t fd, struct ident *id)
 {
 	struct stat st;
-	if (fd < 0 || fd > INT32_MAX || kx_sys(SYS_fstat, (long)fd, (long)&st, 0, 0, 0, 0) < 0)
-		return -1;
+	if (fd < 0 || fd > INT32_MAX || kx_sys(SYS_fstat, (long)fd, (long)&st, 0, 0, 0, 0) < 0) return -1;
 	id->dev = st.st_dev;
 	id->ino = st.st_ino;
 	return 0;
@@ -707,8 +662,7 @@ static void snap_fds(struct prog *g)
 	for (long n; (n = kx_sys(SYS_getdents64, dfd, (long)d, sizeof d, 0, 0, 0)) > 0;)
 		for (long o = 0; o < n && rd16(d + o + 16); o += rd16(d + o + 16)) {
 			long fd = strtol((const char *)d + o + 19, NULL, 10);
-			if (fd == dfd || d[o + 19] == '.' || fd_ident(fd, &id))
-				continue;
+			if (fd == dfd || d[o + 19] == '.' || fd_ident(fd, &id)) continue;
 			if (g->nsnap == MAX_SNAP)
 				goto out; // too many to know: own nothing
 			g->snapfd[g->nsnap] = (uint32_t)fd;
@@ -725,11 +679,9 @@ static void claim_fd(struct prog *g, uint32_t slot, int64_t fd)
 	g->fd[slot] = fd;
 	g->fdset[slot] = 1;
 	g->fdown[slot] = g->mode != KX_INPROC;
-	if (g->mode != KX_INPROC || !g->snapped || fd <= 2 || fd_ident(fd, &id))
-		return;
+	if (g->mode != KX_INPROC || !g->snapped || fd <= 2 || fd_ident(fd, &id)) return;
 	for (uint32_t k = 0; k < g->nsnap; k++)
-		if (g->snapfd[k] == fd && g->snapid[k].dev == id.dev && g->snapid[k].ino == id.ino)
-			return;
+		if (g->snapfd[k] == fd && g->snapid[k].dev == id.dev && g->snapid[k].ino == id.ino) return;
 	g->fdid[slot] = id;
 	g->fdown[slot] = 1;
 }
@@ -737,8 +689,7 @@ static void claim_fd(struct prog *g, uint32_t slot, int64_t fd)
 static int may_close(struct prog *g, uint32_t slot)
 {
 	struct ident id;
-	if (!g->fdset[slot] || !g->fdown[slot] || g->fd[slot] <= 2 || g->fd[slot] > INT32_MAX)
-		return 0;
+	if (!g->fdset[slot] || !g->fdown[slot] || g->fd[slot] <= 2 || g->fd[slot] > INT32_MAX) return 0;
 	return g->mode != KX_INPROC ||
 	       (!fd_ident(g->fd[slot], &id) && id.dev == g->fdid[slot].dev && id.ino == g->fdid[slot].ino);
 }
@@ -751,19 +702,16 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	uint64_t a[6] = {0};
 	char e[MSGMAX];
 	for (unsigned k = 0; k < nargs; k++)
-		if (resolve(t, pl + 16 + 16 * k, &a[k], e))
-			return rec_error(t, s, i, "%s", e);
+		if (resolve(t, pl + 16 + 16 * k, &a[k], e)) return rec_error(t, s, i, "%s", e);
 	arm(t, g->deadline);
 	o->t0 = now_ns();
 	long r = kx_sys(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4], (long)a[5]);
 	o->t1 = now_ns();
 	set_ret(o, r);
-	if (o->t1 >= g->deadline)
-		o->flags |= F_DEADLINE;
+	if (o->t1 >= g->deadline) o->flags |= F_DEADLINE;
 	if (r == 0 && nargs)
 		forget(g, nr, a[0]);
-	if (r < 0 && post != 3)
-		return 0;
+	if (r < 0 && post != 3) return 0;
 	switch (post) {
 	case 1: claim_fd(g, ps, r); break;
 	case 2: g->pid[ps] = r; g->pidset[ps] = 1; g->pidown[ps] = 0; break;
@@ -786,12 +734,10 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 static void ring_close(struct ring *rg, struct res *o)
 {
 	long r = 0;
-	if (!rg->used)
-		return;
+	if (!rg->used) return;
 	if (rg->own_maps) {
 		munmap(rg->sq, rg->sqsz);
-		if (rg->cq != rg->sq)
-			munmap(rg->cq, rg->cqsz);
+		if (rg->cq != rg->sq) munmap(rg->cq, rg->cqsz);
 		munmap(rg->sqes, rg->sqesz);
 	}
 	if (rg->regidx) {
@@ -802,8 +748,7 @@ static void ring_close(struct ring *rg, struct res *o)
 	} else if (!rg->fd_closed) {
 		r = kx_sys(SYS_close, (long)rg->fd, 0, 0, 0, 0, 0);
 	}
-	if (o)
-		set_ret(o, r);
+	if (o) set_ret(o, r);
 	memset(rg, 0, sizeof *rg);
 }
 
@@ -829,20 +774,16 @@ static const char *ring_map(struct prog *g, struct ring *rg, const uint8_t *p, u
 		rg->sqes = (uint8_t *)(uintptr_t)sq_ua;
 	} else {
 		int single = features & IORING_FEAT_SINGLE_MMAP;
-		if (single)
-			sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
+		if (single) sqsz = cqsz = sqsz > cqsz ? sqsz : cqsz;
 		int fd = (int)rg->fd;
 		rg->sq = mmap(NULL, sqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
 		rg->cq = single ? rg->sq
 				: mmap(NULL, cqsz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
 		rg->sqes = mmap(NULL, rg->sqesz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
 		if (rg->sq == MAP_FAILED || rg->cq == MAP_FAILED || rg->sqes == MAP_FAILED) {
-			if (rg->sq != MAP_FAILED)
-				munmap(rg->sq, sqsz);
-			if (!single && rg->cq != MAP_FAILED)
-				munmap(rg->cq, cqsz);
-			if (rg->sqes != MAP_FAILED)
-				munmap(rg->sqes, rg->sqesz);
+			if (rg->sq != MAP_FAILED) munmap(rg->sq, sqsz);
+			if (!single && rg->cq != MAP_FAILED) munmap(rg->cq, cqsz);
+			if (rg->sqes != MAP_FAILED) munmap(rg->sqes, rg->sqesz);
 			rg->sq = rg->cq = rg->sqes = NULL;
 			return "mmap of the ring failed";
 		}
@@ -855,8 +796,7 @@ static const char *ring_map(struct prog *g, struct ring *rg, const uint8_t *p, u
 		if ((uint64_t)rd32(so + 4 * k) + 4 > sqsz && !(k == 6 && (fl & SETUP_NO_SQARRAY)))
 			return "sq_off outside the SQ ring";
 	for (int k = 0; k < 7; k++)
-		if ((uint64_t)rd32(co + 4 * k) + 4 > cqsz)
-			return "cq_off outside the CQ ring";
+		if ((uint64_t)rd32(co + 4 * k) + 4 > cqsz) return "cq_off outside the CQ ring";
 	rg->sq_head = (uint32_t *)(rg->sq + rd32(so));
 	rg->sq_tail = (uint32_t *)(rg->sq + rd32(so + 4));
 	rg->sq_mask = *(uint32_t *)(rg->sq + rd32(so + 8));
@@ -886,21 +826,18 @@ static int op_setup(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, st
 	ring_close(rg, NULL); // a second setup replaces the slot's ring
 	uint32_t flags = rd32(p + 8);
 	uint64_t sq_ua = rd64(p + 72), cq_ua = rd64(p + 112); // read first: the kernel may rewrite them
-	arm(t, g->deadline);
 	o->t0 = now_ns();
 	long r = kx_sys(NR_IO_URING_SETUP, entries, (long)p, 0, 0, 0, 0);
 	o->t1 = now_ns();
 	set_ret(o, r);
 	g->used_async = 1;
-	if (r < 0)
-		return 0;
+	if (r < 0) return 0;
 	rg->used = 1;
 	rg->fd = r;
 	rg->setup = flags;
 	rg->regidx = !!(flags & SETUP_REGISTERED_FD_ONLY);
 	const char *why = ring_map(g, rg, p, sq_ua, cq_ua);
-	if (!why)
-		return 0;
+	if (!why) return 0;
 	rg->mapped = 0;
 	rec_bytes(t, R_STEP, s, i, o, sizeof *o, NULL, 0);
 	return rec_error(t, s, i, "ring %u: %s", n, why);
@@ -921,21 +858,18 @@ static int op_queue(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, st
 	struct prog *g = t->g;
 	uint32_t b = rd32(pl + 4), off = rd32(pl + 8), count = rd32(pl + 12);
 	struct ring *rg = ring_get(t, rd32(pl), s, i);
-	if (!rg)
-		return -1;
+	if (!rg) return -1;
 	uint32_t sz = rg->sqe_size;
 	if ((uint64_t)count * sz > g->bsz[b] - off)
 		return rec_error(t, s, i, "%u SQEs of %u bytes overrun buffer %u", count, sz, b);
 	uint32_t head = __atomic_load_n(rg->sq_head, __ATOMIC_ACQUIRE), tail = *rg->sq_tail;
 	uint32_t used = tail - head, n = used >= rg->sq_entries ? 0 : rg->sq_entries - used;
-	if (n > count)
-		n = count;
+	if (n > count) n = count;
 	const uint8_t *src = g->buf[b] + off;
 	for (uint32_t k = 0; k < n; k++) {
 		uint32_t idx = (tail + k) & rg->sq_mask;
 		memcpy(rg->sqes + (size_t)idx * sz, src + (size_t)k * sz, sz);
-		if (rg->sq_array)
-			rg->sq_array[idx] = idx;
+		if (rg->sq_array) rg->sq_array[idx] = idx;
 	}
 	__atomic_store_n(rg->sq_tail, tail + n, __ATOMIC_RELEASE);
 	o->ret = n;
@@ -947,8 +881,7 @@ static int op_reap(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, str
 	struct prog *g = t->g;
 	uint32_t min = rd32(pl + 4), max = rd32(pl + 8);
 	struct ring *rg = ring_get(t, rd32(pl), s, i);
-	if (!rg)
-		return -1;
+	if (!rg) return -1;
 	uint64_t dl = step_deadline(g, o->t0, rd32(pl + 12));
 	uint32_t have = 0;
 	for (;;) {
@@ -965,8 +898,7 @@ static int op_reap(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, str
 			have++;
 		}
 		__atomic_store_n(rg->cq_head, head, __ATOMIC_RELEASE);
-		if (have >= min)
-			break;
+		if (have >= min) break;
 		if (now_ns() >= dl) {
 			o->flags |= F_DEADLINE;
 			break;
@@ -986,8 +918,7 @@ static int op_reap(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, str
 static int op_state(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl)
 {
 	struct ring *rg = ring_get(t, rd32(pl), s, i);
-	if (!rg)
-		return -1;
+	if (!rg) return -1;
 	uint32_t st[10] = {
 		__atomic_load_n(rg->sq_head, __ATOMIC_ACQUIRE), __atomic_load_n(rg->sq_tail, __ATOMIC_ACQUIRE),
 		__atomic_load_n(rg->cq_head, __ATOMIC_ACQUIRE), __atomic_load_n(rg->cq_tail, __ATOMIC_ACQUIRE),
@@ -1009,8 +940,7 @@ static void fill_pattern(uint8_t *d, uint32_t n, uint64_t seed, uint64_t pos)
 		uint64_t w = pat_word(seed, (pos + k) / 8);
 		memcpy(d + k, &w, 8);
 	}
-	for (; k < n; k++)
-		d[k] = (uint8_t)(pat_word(seed, (pos + k) / 8) >> (8 * ((pos + k) % 8)));
+	for (; k < n; k++) d[k] = (uint8_t)(pat_word(seed, (pos + k) / 8) >> (8 * ((pos + k) % 8)));
 }
 
 static void verify_pattern(const uint8_t *d, uint32_t n, uint64_t seed, uint64_t pos, uint32_t base, uint32_t *out)
@@ -1025,8 +955,7 @@ static void verify_pattern(const uint8_t *d, uint32_t n, uint64_t seed, uint64_t
 			}
 		}
 		if (d[k] != (uint8_t)(pat_word(seed, (pos + k) / 8) >> (8 * ((pos + k) % 8)))) {
-			if (!bad_n++)
-				first = base + k;
+			if (!bad_n++) first = base + k;
 		}
 		k++;
 	}
@@ -1090,8 +1019,7 @@ static int op_wait(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, str
 {
 	struct prog *g = t->g;
 	uint32_t slot = rd32(pl);
-	if (!g->pidset[slot])
-		return rec_error(t, s, i, "pid slot %u is empty", slot);
+	if (!g->pidset[slot]) return rec_error(t, s, i, "pid slot %u is empty", slot);
 	pid_t pid = (pid_t)g->pid[slot];
 	int st = 0;
 	long r = wait_until(t, pid, &st, step_deadline(g, o->t0, rd32(pl + 4)));
@@ -1130,8 +1058,7 @@ static int op_threads(struct thr *t, const uint8_t *pl, struct res *o)
 	pthread_attr_destroy(&at);
 	struct timespec ts = {(time_t)(dl / 1000000000ull), (long)(dl % 1000000000ull)};
 	for (uint32_t k = 0; k < n; k++) {
-		if (!started[k])
-			continue;
+		if (!started[k]) continue;
 		if (pthread_clockjoin_np(th[k], NULL, CLOCK_MONOTONIC, &ts) == 0) {
 			o->ret++;
 		} else {
@@ -1162,8 +1089,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 	switch (op) {
 	case OP_SYSCALL: return op_syscall(t, s, i, pl, o);
 	case OP_PATCH:
-		if (resolve(t, pl + 16, &v, e))
-			return rec_error(t, s, i, "%s", e);
+		if (resolve(t, pl + 16, &v, e)) return rec_error(t, s, i, "%s", e);
 		memcpy(p, &v, n); // little-endian: the low `width` bytes
 		o->ret = (int64_t)v;
 		return 0;
@@ -1195,8 +1121,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		return 0;
 	}
 	case OP_SETSLOT:
-		if (resolve(t, pl + 8, &v, e))
-			return rec_error(t, s, i, "%s", e);
+		if (resolve(t, pl + 8, &v, e)) return rec_error(t, s, i, "%s", e);
 		if (a == 1)
 			claim_fd(g, b, (int64_t)v);
 		else if (a == 2)
@@ -1210,8 +1135,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 	case OP_URING_REAP: return op_reap(t, s, i, pl, o);
 	case OP_URING_STATE: return op_state(t, s, i, pl);
 	case OP_URING_CLOSE:
-		if (!g->ring[a].used)
-			return rec_error(t, s, i, "ring %u is not set up", a);
+		if (!g->ring[a].used) return rec_error(t, s, i, "ring %u is not set up", a);
 		ring_close(&g->ring[a], o);
 		return 0;
 	case OP_FORK: return op_fork(t, pl, o);
@@ -1221,8 +1145,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		struct timespec ts = {(time_t)(rd64(pl) / 1000000000ull), (long)(rd64(pl) % 1000000000ull)};
 		arm(t, g->deadline);
 		set_ret(o, kx_sys(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, (long)&ts, 0, 0, 0));
-		if (now_ns() >= g->deadline)
-			o->flags |= F_DEADLINE;
+		if (now_ns() >= g->deadline) o->flags |= F_DEADLINE;
 		return 0;
 	}
 	case OP_EXIT:
@@ -1252,11 +1175,9 @@ static void run_seq(struct thr *t, uint32_t s)
 		}
 		if (step(t, (uint16_t)s, (uint16_t)i, op, st + 8, &o) < 0)
 			return; // an ERROR record ends the sequence
-		if (!o.t1)
-			o.t1 = now_ns();
+		if (!o.t1) o.t1 = now_ns();
 		rec_bytes(t, R_STEP, (uint16_t)s, (uint16_t)i, &o, sizeof o, NULL, 0);
-		if ((fl & 1) && o.ret < 0)
-			return;
+		if ((fl & 1) && o.ret < 0) return;
 	}
 }
 
@@ -1274,22 +1195,19 @@ static void teardown(struct prog *g)
 	for (uint32_t k = 0; k < MAX_CTX; k++)
 		if (g->ctxset[k]) {
 			int dup = 0;
-			for (uint32_t j = 0; j < k; j++)
-				dup |= g->ctxset[j] && g->ctx[j] == g->ctx[k];
+			for (uint32_t j = 0; j < k; j++) dup |= g->ctxset[j] && g->ctx[j] == g->ctx[k];
 			if (!dup)
 				kx_sys(SYS_io_destroy, (long)g->ctx[k], 0, 0, 0, 0, 0); // waits for in-flight iocbs
 		}
 	for (uint32_t k = 0; k < MAX_RINGS; k++)
 		if (g->ring[k].used) {
-			if (!g->ring[k].regidx && !g->ring[k].fd_closed)
-				closed[nclosed++] = (int)g->ring[k].fd;
+			if (!g->ring[k].regidx && !g->ring[k].fd_closed) closed[nclosed++] = (int)g->ring[k].fd;
 			ring_close(&g->ring[k], NULL);
 		}
 	for (uint32_t k = 0; k < MAX_FDS; k++)
 		if (may_close(g, k)) { // never twice
 			int dup = 0;
-			for (int j = 0; j < nclosed; j++)
-				dup |= closed[j] == (int)g->fd[k];
+			for (int j = 0; j < nclosed; j++) dup |= closed[j] == (int)g->fd[k];
 			if (!dup) {
 				kx_sys(SYS_close, (long)g->fd[k], 0, 0, 0, 0, 0);
 				closed[nclosed++] = (int)g->fd[k];
@@ -1349,14 +1267,12 @@ void kx_exec(const uint8_t *prog, size_t len, int mode, void *region)
 	sigemptyset(&set);
 	sigaddset(&set, KX_SIG);
 	pthread_sigmask(SIG_UNBLOCK, &set, &old);
-	if (mode == KX_INPROC && g->fdslots)
-		snap_fds(g);
+	if (mode == KX_INPROC && g->fdslots) snap_fds(g);
 	g->deadline = now_ns() + rd32(prog + 12) * MS;
 	struct thr *t = &g->thr[0];
 	*t = (struct thr){g, 0, 0, -1, 0};
 	run_seq(t, 0);
-	if (!g->stray)
-		teardown(g);
+	if (!g->stray) teardown(g);
 	disarm(t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!g->stray)
@@ -1376,8 +1292,7 @@ const uint8_t *kx_finish(void *region, int died, int wstatus, size_t *out_len)
 		if (plen == 0 || plen % 8 || plen > end - rd - 16)
 			break; // reserved but never described: nothing after it can be trusted
 		if (rd16(h)) {
-			if (wr != rd)
-				memmove(r->rec + wr, h, 16 + plen);
+			if (wr != rd) memmove(r->rec + wr, h, 16 + plen);
 			wr += 16 + plen;
 			nrec++;
 		}
@@ -1386,8 +1301,7 @@ const uint8_t *kx_finish(void *region, int died, int wstatus, size_t *out_len)
 	char msg[MSGMAX];
 	uint32_t status = r->status;
 	snprintf(msg, sizeof msg, "%.*s", (int)umin(r->msglen, MSGMAX - 1), r->msg);
-	if (wstatus != -1 && !r->done)
-		died = 1;
+	if (wstatus != -1 && !r->done) died = 1;
 	if (died) {
 		char why[64];
 		if (wstatus == -1)
@@ -1446,13 +1360,11 @@ const uint8_t *kx_run_region(const uint8_t *prog, size_t len, int mode, void **h
 {
 	void *reg = NULL;
 	pthread_mutex_lock(&pool_mu);
-	if (npool)
-		reg = pool[--npool];
+	if (npool) reg = pool[--npool];
 	pthread_mutex_unlock(&pool_mu);
 	if (!reg) {
 		reg = mmap(NULL, REGION_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (reg == MAP_FAILED)
-			return NULL;
+		if (reg == MAP_FAILED) return NULL;
 	}
 	kx_region_init(reg, kx_region_size(prog, len));
 	struct job j = {prog, len, mode, reg};
@@ -1472,8 +1384,7 @@ const uint8_t *kx_run_region(const uint8_t *prog, size_t len, int mode, void **h
 void kx_release(void *handle)
 {
 	struct region *r = handle;
-	if (!r)
-		return;
+	if (!r) return;
 	if (umin(r->cursor, r->cap) > KEEP - PAGE)
 		madvise((uint8_t *)r + KEEP, REGION_MAX - KEEP, MADV_DONTNEED);
 	pthread_mutex_lock(&pool_mu);
@@ -1482,8 +1393,7 @@ void kx_release(void *handle)
 		r = NULL;
 	}
 	pthread_mutex_unlock(&pool_mu);
-	if (r)
-		munmap(r, REGION_MAX);
+	if (r) munmap(r, REGION_MAX);
 }
 
 int kx_run(const uint8_t *prog, size_t len, int mode, uint8_t **trace, size_t *trace_len)
@@ -1491,14 +1401,11 @@ int kx_run(const uint8_t *prog, size_t len, int mode, uint8_t **trace, size_t *t
 	void *h;
 	size_t n;
 	const uint8_t *t = kx_run_region(prog, len, mode, &h, &n);
-	if (!t)
-		return -ENOMEM;
+	if (!t) return -ENOMEM;
 	uint8_t *out = malloc(n);
-	if (out)
-		memcpy(out, t, n);
+	if (out) memcpy(out, t, n);
 	kx_release(h);
-	if (!out)
-		return -ENOMEM;
+	if (!out) return -ENOMEM;
 	*trace = out;
 	*trace_len = n;
 	return 0;

@@ -11,7 +11,7 @@ extern "C" {
 #endif
 
 #define KX_WIRE_VERSION 1
-#define KX_INPROC 0 // refuse process-level steps; runs on the caller's thread
+#define KX_INPROC 0 // inside a host process (Node): process-level steps are refused
 #define KX_RUNNER 1 // everything allowed; meant for a disposable child process
 
 // Runs a program and returns its trace in *trace (malloc'd, caller frees). In KX_INPROC mode the

@@ -37,12 +37,9 @@ static ssize_t readn(int fd, void *b, size_t n)
 	size_t got = 0;
 	while (got < n) {
 		ssize_t r = read(fd, (char *)b + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) return -1;
+		if (r == 0) break;
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
@@ -52,10 +49,8 @@ static int writen(int fd, const void *b, size_t n)
 {
 	while (n) {
 		ssize_t r = write(fd, b, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) return -1;
 		b = (const char *)b + r;
 		n -= (size_t)r;
 	}
@@ -86,8 +81,7 @@ static int wait_for(pid_t pid, int *st, uint64_t ms)
 			usleep(left > 10 ? 10000 : (useconds_t)left * 1000); // no pidfd: poll gently
 		}
 	}
-	if (pfd >= 0)
-		close(pfd);
+	if (pfd >= 0) close(pfd);
 	return ret;
 }
 
@@ -100,10 +94,8 @@ static void reap_group(pid_t pgid)
 	for (;;) {
 		int st;
 		pid_t r = waitpid(-1, &st, WNOHANG | __WALL);
-		if (r > 0)
-			continue;
-		if (r < 0 && errno == ECHILD)
-			return;
+		if (r > 0) continue;
+		if (r < 0 && errno == ECHILD) return;
 		if ((kill(-pgid, 0) < 0 && errno == ESRCH) || now_ms() >= end)
 			return; // the group is gone; live escapees (setsid) are reaped on a later pass
 		usleep(1000);
@@ -113,8 +105,7 @@ static void reap_group(pid_t pgid)
 static int emit(const uint8_t *t, size_t n, int framed)
 {
 	uint32_t len = (uint32_t)n;
-	if (framed && writen(1, &len, 4))
-		return -1;
+	if (framed && writen(1, &len, 4)) return -1;
 	return writen(1, t, n);
 }
 
@@ -123,8 +114,7 @@ static int emit_error(const char *msg, int framed)
 {
 	size_t sz = kx_region_size(NULL, 0), n;
 	void *reg = calloc(1, sz);
-	if (!reg)
-		return -1;
+	if (!reg) return -1;
 	kx_region_init(reg, sz);
 	kx_set_error(reg, msg);
 	const uint8_t *t = kx_finish(reg, 0, -1, &n);
@@ -147,14 +137,12 @@ static int run_one(const uint8_t *prog, size_t len, int framed)
 	if (pid == 0) {
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(1);
+		if (getppid() != parent) _exit(1);
 		// The program must not write into our frame stream or read the next frame.
 		int nul = open("/dev/null", O_RDWR);
 		dup2(nul, 0);
 		dup2(nul, 1);
-		if (nul > 2)
-			close(nul);
+		if (nul > 2) close(nul);
 		kx_exec(prog, len, KX_RUNNER, reg);
 		_exit(0);
 	}
@@ -171,8 +159,7 @@ static int run_one(const uint8_t *prog, size_t len, int framed)
 			kill(pid, SIGKILL);
 			ok = wait_for(pid, &st, 5000);
 		}
-		if (ok != 1)
-			st = -1;
+		if (ok != 1) st = -1;
 		reap_group(pid); // before reading the trace: nobody may still be writing it
 		died = !(ok == 1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
@@ -205,8 +192,7 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (argc == 3 && !strcmp(argv[1], "--once"))
-		return once(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2]);
 	if (argc != 1) {
 		fprintf(stderr, "usage: kasync-exec [--once FILE]\n"
 				"  reads frames (u32 length, program) on stdin, writes (u32 length, trace) on stdout\n");
@@ -217,8 +203,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint32_t n;
 		ssize_t r = readn(0, &n, 4);
-		if (r == 0)
-			return 0;
+		if (r == 0) return 0;
 		if (r != 4) {
 			emit_error("truncated frame header", 1);
 			return 2;
