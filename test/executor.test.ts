@@ -6,11 +6,11 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { errno, O, SYSCALLS } from '../src/abi';
+import { errno, SYSCALLS } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
 import { arg, Program, Sequence } from '../src/program/builder';
 import { fnv1a64, patternBytes } from '../src/program/pattern';
-import { openat, pipe2 } from '../src/program/sys';
+import { pipe2, scratchFile } from '../src/program/sys';
 import type { Trace } from '../src/program/trace';
 import { reap, setupRing, sqe, submit } from '../src/program/uring';
 import { ChildTarget } from '../src/target/child';
@@ -24,7 +24,7 @@ const SEED = 0x5eed;
 function aioRoundTrip(file: string) {
   const p = new Program();
   const s = p.main;
-  const { fd } = openat(s, file, O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
+  const { fd } = scratchFile(s, path.dirname(file), path.basename(file));
   const { ctx, setup } = aioSetup(s, 8);
   const src = p.buf(SIZE, 4096);
   const dst = p.buf(SIZE, 4096);
@@ -44,7 +44,7 @@ function aioRoundTrip(file: string) {
 function uringRoundTrip(file: string) {
   const p = new Program();
   const s = p.main;
-  const { fd } = openat(s, file, O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
+  const { fd } = scratchFile(s, path.dirname(file), path.basename(file));
   const h = setupRing(s, { entries: 8 });
   const src = p.buf(SIZE, 4096);
   const dst = p.buf(SIZE, 4096);
@@ -195,7 +195,7 @@ describe('executor: process-level steps (child only)', () => {
     const rb = p.buf(64 * 64);
     const reads = Array.from({ length: 64 }, (_, i) => sqe({ opcode: 'READ', fd: r, addr: arg.buf(rb, 64 * i), len: 64, user_data: i }));
     const q = submit(s, h, reads);
-    const { fd } = openat(s, path.join(dir, `w${code}`), O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { fd } = scratchFile(s, dir, `w${code}`);
     const { ctx } = aioSetup(s, 64);
     const wb = p.buf(64 * 4096, 4096);
     s.fillPattern(wb, 0, 64 * 4096, 3);

@@ -3,14 +3,13 @@
  * its own copy of the same file with its own copy of the same buffer, and what they did is compared:
  * the result, the buffer afterwards, the file's size and bytes afterwards.
  */
-import * as path from 'path';
 import { expect } from 'chai';
-import { AT, describeErrno, IOVEC_LAYOUT, O, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
+import { AT, describeErrno, IOVEC_LAYOUT, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, IocbSpec } from '../program/aio';
 import { arg, Buf, Fd, Program, Sequence, StepRef } from '../program/builder';
 import { fnv1a64 } from '../program/pattern';
 import { encodeStruct, placeAll } from '../program/struct';
-import { openat, pread, pwrite } from '../program/sys';
+import { pread, pwrite, scratchFile } from '../program/sys';
 import type { TraceView } from '../program/trace';
 import { reap, setupRing, sqe, SqeSpec, submit } from '../program/uring';
 import type { Target } from '../target/target';
@@ -78,12 +77,7 @@ export async function differential(target: Target, scratch: string, spec: TwinSp
   const s = p.main;
   const readBack = spec.readBack ?? 128 * 1024;
   const sides = (['sync', 'async'] as const).map((name) => {
-    const { fd, step } = openat(
-      s,
-      path.posix.join(scratch, `twin-${name}`),
-      O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value,
-      0o600,
-    );
+    const { fd, step } = scratchFile(s, scratch, `twin-${name}`);
     return { name, fd, buf: p.buf(spec.buf.size, 4096), open: step };
   });
   const setup: { what: string; step: StepRef; want?: number }[] = sides.map((x) => ({

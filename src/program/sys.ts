@@ -1,4 +1,5 @@
 /** Synchronous system calls that programs use around the async ones: files, pipes, sysctls. */
+import * as path from 'path';
 import { AT, O, SYSCALLS } from '../abi';
 import { arg, Buf, Fd, Sequence, StepRef } from './builder';
 
@@ -8,6 +9,11 @@ export function openat(seq: Sequence, path: string, flags: number, mode = 0o644)
   const fd = p.fd();
   const step = seq.syscall(SYSCALLS.openat, [AT.FDCWD.value, arg.buf(p.cstr(path)), flags, mode], { fd });
   return { fd, step };
+}
+
+/** A fresh read-write file `name` in directory `dir` (O_CREAT|O_TRUNC, mode 0600), into a fresh fd slot. */
+export function scratchFile(seq: Sequence, dir: string, name: string): { fd: Fd; step: StepRef } {
+  return openat(seq, path.posix.join(dir, name), O.RDWR.value | O.CREAT.value | O.TRUNC.value | O.CLOEXEC.value, 0o600);
 }
 
 /** pipe2 into two fresh fd slots: [read end, write end]. */

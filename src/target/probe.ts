@@ -2,11 +2,11 @@
  * The probe: what the kernel behind a target supports, found by asking it (IORING_REGISTER_PROBE,
  * io_uring_setup per flag, an AIO trial per opcode on a scratch file), never by parsing `uname`.
  */
-import { AIO_OPS, decodeBits, entriesOf, errnoName, FEAT, IO_URING_PARAMS_LAYOUT, O, PROBE_LAYOUT, PROBE_OP_LAYOUT, REGISTER, SETUP, SYSCALLS, URING_OPS } from '../abi';
+import { AIO_OPS, decodeBits, entriesOf, errnoName, FEAT, IO_URING_PARAMS_LAYOUT, PROBE_LAYOUT, PROBE_OP_LAYOUT, REGISTER, SETUP, SYSCALLS, URING_OPS } from '../abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../program/aio';
 import { arg, Program, StepRef } from '../program/builder';
 import { encodeStruct, place } from '../program/struct';
-import { openat, readSmallFile } from '../program/sys';
+import { readSmallFile, scratchFile } from '../program/sys';
 import type { TraceView } from '../program/trace';
 import { setupRing } from '../program/uring';
 import type { Capabilities, FlagSupport, OpSupport } from './caps';
@@ -154,7 +154,7 @@ const aioProgram = {
   build(scratch: string): Program {
     const p = new Program({ deadlineMs: 10_000 });
     const s = p.main;
-    const { fd } = openat(s, `${scratch}/aio-probe`, O.RDWR.value | O.CREAT.value | O.CLOEXEC.value, 0o600);
+    const { fd } = scratchFile(s, scratch, 'aio-probe');
     const { ctx, setup } = aioSetup(s, 16);
     const data = p.buf(4096, 4096);
     s.fillPattern(data, 0, 4096, 1);

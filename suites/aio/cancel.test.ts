@@ -2,12 +2,11 @@
  * io_cancel: only an armed POLL is cancellable; it then completes once, through the ring, with res 0
  * (SEMANTICS §1.5, §1.8 checklist 3).
  */
-import * as path from 'path';
 import { expect } from 'chai';
-import { errno, IO_EVENT_LAYOUT, O, POLL_EV, SYSCALLS } from '../../src/abi';
+import { errno, IO_EVENT_LAYOUT, POLL_EV, SYSCALLS } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
-import { openat, pipe2, pwrite } from '../../src/program/sys';
+import { scratchFile, pipe2, pwrite } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
 
 conformance(
@@ -49,12 +48,7 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { fd, step: open } = openat(
-      s,
-      path.posix.join(scratch, 'f'),
-      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-      0o600,
-    );
+    const { fd, step: open } = scratchFile(s, scratch, 'f');
     const b = p.buf(512);
     const write = pwrite(s, fd, b, 512, 0);
     const { ctx, setup } = aioSetup(s, 4);

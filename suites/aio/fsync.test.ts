@@ -1,10 +1,9 @@
 /** IOCB_CMD_FSYNC and IOCB_CMD_FDSYNC: completion like their twins, and argument checks (SEMANTICS §1.2, §1.5). */
-import * as path from 'path';
 import { expect } from 'chai';
-import { errno, O, SYSCALLS } from '../../src/abi';
+import { errno, SYSCALLS } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, IocbSpec } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
-import { openat } from '../../src/program/sys';
+import { scratchFile } from '../../src/program/sys';
 import { differential, viaAio } from '../../src/oracle/differential';
 import { conformance } from '../../src/suite/conformance';
 
@@ -32,12 +31,7 @@ for (const [op, twin] of Object.entries(TWINS) as [keyof typeof TWINS, (typeof T
     async ({ target, scratch }) => {
       const p = new Program();
       const s = p.main;
-      const { fd, step: open } = openat(
-        s,
-        path.posix.join(scratch, 'f'),
-        O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-        0o600,
-      );
+      const { fd, step: open } = scratchFile(s, scratch, 'f');
       const { ctx, setup } = aioSetup(s, 8);
       const fields: Partial<IocbSpec>[] = [
         { aio_buf: 1 },

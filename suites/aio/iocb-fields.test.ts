@@ -1,10 +1,9 @@
 /** io_submit's checks of iocb fields: aio_reserved2 and aio_rw_flags (SEMANTICS §1.4, §1.5, §1.8 checklist 2). */
-import * as path from 'path';
 import { expect } from 'chai';
-import { entriesOf, errno, O, RWF } from '../../src/abi';
+import { entriesOf, errno, RWF } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, IocbSpec } from '../../src/program/aio';
 import { arg, Program, Sequence } from '../../src/program/builder';
-import { openat, pwrite } from '../../src/program/sys';
+import { scratchFile, pwrite } from '../../src/program/sys';
 import type { TraceView } from '../../src/program/trace';
 import { conformance } from '../../src/suite/conformance';
 import type { Target } from '../../src/target/target';
@@ -20,12 +19,7 @@ async function submitRead(
 ): Promise<{ ret: number; events: bigint[][] }> {
   const p = new Program();
   const s: Sequence = p.main;
-  const { fd, step: open } = openat(
-    s,
-    path.posix.join(scratch, 'f'),
-    O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-    0o600,
-  );
+  const { fd, step: open } = scratchFile(s, scratch, 'f');
   const b = p.buf(512);
   const write = pwrite(s, fd, b, 512, 0);
   const { ctx, setup } = aioSetup(s, 4);

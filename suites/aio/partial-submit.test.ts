@@ -1,10 +1,8 @@
 /** io_submit stops at the first bad iocb and returns how many it queued before it (SEMANTICS §1.5). */
-import * as path from 'path';
 import { expect } from 'chai';
-import { O } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
-import { openat, pwrite } from '../../src/program/sys';
+import { scratchFile, pwrite } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
 
 conformance(
@@ -13,12 +11,7 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { fd, step: open } = openat(
-      s,
-      path.posix.join(scratch, 'f'),
-      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-      0o600,
-    );
+    const { fd, step: open } = scratchFile(s, scratch, 'f');
     const b = p.buf(3 * 512);
     s.fillPattern(b, 0, 512, 0x0a17);
     const write = pwrite(s, fd, b, 512, 0);

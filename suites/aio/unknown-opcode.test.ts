@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { AIO_OP, AIO_OPS, errno, O } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
-import { openat } from '../../src/program/sys';
+import { openat, scratchFile } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
 
 /** Every value the ABI table does not list as working, and 255; UNLINKAT has its own test below. */
@@ -27,12 +27,7 @@ for (const op of rejected) {
       const p = new Program();
       const s = p.main;
       // a valid fd and a real buffer: the fd lookup comes before the opcode switch
-      const { fd, step: open } = openat(
-        s,
-        path.posix.join(scratch, 'f'),
-        O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-        0o600,
-      );
+      const { fd, step: open } = scratchFile(s, scratch, 'f');
       const b = p.buf(4096);
       const { ctx, setup } = aioSetup(s, 4);
       const { submit } = aioSubmit(s, ctx, [
@@ -55,12 +50,7 @@ conformance(
   async ({ target, scratch }) => {
     const p = new Program();
     const s = p.main;
-    const { step: create } = openat(
-      s,
-      path.posix.join(scratch, 'victim'),
-      O.RDWR.value | O.CREAT.value | O.CLOEXEC.value,
-      0o600,
-    );
+    const { step: create } = scratchFile(s, scratch, 'victim');
     const { fd: dir, step: openDir } = openat(s, scratch, O.RDONLY.value | O.DIRECTORY.value | O.CLOEXEC.value);
     const { ctx, setup } = aioSetup(s, 4);
     // LaHaise's encoding (SEMANTICS §2.3): aio_fildes = dirfd, aio_buf = path, aio_offset = flags 0, mode 0
