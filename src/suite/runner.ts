@@ -72,7 +72,9 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
 
   class Collector {
     constructor(runner: Mocha.Runner) {
-      const total = runner.total;
+      // with --grep, runner.total counts every test; at 'start' the grep is in place to count the ones that run
+      let total = runner.total;
+      runner.once('start', () => (total = runner.grepTotal(runner.suite)));
       const record = (t: Mocha.Test, status: TestResult['status'], err?: Error & { code?: string }) => {
         const meta = TEST_META.get(t);
         const suite = t.file ? suiteOf(root, t.file) : 'unknown';
