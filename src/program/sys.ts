@@ -38,14 +38,9 @@ export function pwrite(seq: Sequence, fd: Fd, b: Buf, n: number, off: number | b
   return seq.syscall(SYSCALLS.pwrite64, [arg.fd(fd), arg.buf(b, bufOff), n, off]);
 }
 
-/**
- * close(fd). A closed slot is emptied too: the executor closes every slot still set when the program
- * ends, and in-process that number may by then belong to Node.
- */
+/** close(fd); the executor then forgets the slot, so teardown does not close the number again. */
 export function close(seq: Sequence, fd: Fd): StepRef {
-  const step = seq.syscall(SYSCALLS.close, [arg.fd(fd)]);
-  seq.setSlot(fd, -1);
-  return step;
+  return seq.syscall(SYSCALLS.close, [arg.fd(fd)]);
 }
 
 /** Read a small text file (a sysctl) through the target: the step's DUMP holds its bytes. */

@@ -193,7 +193,7 @@ export function decodeTrace(b: Buffer): Trace {
   for (const [k, a] of pending) {
     const st = byKey.get(k);
     if (st) {
-      Object.assign(st, a, { cqes: a.cqes, events: a.events });
+      Object.assign(st, a);
       continue;
     }
     // a step that could not run (ERROR) has no STEP record

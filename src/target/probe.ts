@@ -35,35 +35,40 @@ const errName = (ret: bigint): string => errnoName(-Number(ret)) ?? `errno ${-re
 
 /** Probe a target. */
 export async function probeTarget(t: Target): Promise<Capabilities> {
-  const base = await t.run(baseProgram.build());
-  const caps = baseProgram.read(base);
-  const uring = await t.run(uringProgram.build());
-  caps.uring = uringProgram.read(uring, caps.sysctl.io_uring_disabled);
+  const base = baseProgram.build();
+  const caps = baseProgram.read(await t.run(base.p), base.refs);
+  const uring = uringProgram.build();
+  caps.uring = uringProgram.read(await t.run(uring.p), uring.refs, caps.sysctl.io_uring_disabled);
   const scratch = await t.makeScratch();
   try {
-    const aio = await t.run(aioProgram.build(scratch));
-    caps.aio = aioProgram.read(aio);
+    const aio = aioProgram.build(scratch);
+    caps.aio = aioProgram.read(await t.run(aio.p), aio.refs);
   } finally {
     await t.removeScratch(scratch);
   }
   return caps;
 }
 
+interface BaseRefs {
+  uname: StepRef;
+  euid: StepRef;
+  sysctl: Record<keyof typeof SYSCTLS, { read: StepRef; dump: StepRef }>;
+}
+
+// Each probe program is built with the steps to read back, and read with those same steps: no state
+// is kept between the two, so two targets can probe at once.
 const baseProgram = {
-  refs: {} as { uname: StepRef; euid: StepRef; sysctl: Record<keyof typeof SYSCTLS, { read: StepRef; dump: StepRef }> },
-  build(): Program {
+  build(): { p: Program; refs: BaseRefs } {
     const p = new Program({ deadlineMs: 10_000 });
     const uts = p.buf(6 * UTSNAME_FIELD);
     p.main.syscall(SYSCALLS.uname, [arg.buf(uts)]);
     const uname = p.main.dump(uts, 2 * UTSNAME_FIELD, UTSNAME_FIELD);
     const euid = p.main.syscall(SYSCALLS.geteuid, []);
-    const sysctl = {} as (typeof this.refs)['sysctl'];
+    const sysctl = {} as BaseRefs['sysctl'];
     for (const [k, path] of Object.entries(SYSCTLS) as [keyof typeof SYSCTLS, string][]) sysctl[k] = readSmallFile(p.main, path, 64);
-    this.refs = { uname, euid, sysctl };
-    return p;
+    return { p, refs: { uname, euid, sysctl } };
   },
-  read(v: TraceView): Capabilities {
-    const r = this.refs;
+  read(v: TraceView, r: BaseRefs): Capabilities {
     const num = (k: keyof typeof SYSCTLS): number | null => {
       const read = v.step(r.sysctl[k].read);
       if (read.ret <= 0n) return null;
@@ -82,9 +87,16 @@ const baseProgram = {
 
 const PROBE_SLOTS = 256;
 
+interface UringRefs {
+  setup: StepRef;
+  params: StepRef;
+  probe: StepRef;
+  probeDump: StepRef;
+  flags: { name: SetupName; step: StepRef }[];
+}
+
 const uringProgram = {
-  refs: {} as { setup: StepRef; params: StepRef; probe: StepRef; probeDump: StepRef; flags: { name: SetupName; step: StepRef }[] },
-  build(): Program {
+  build(): { p: Program; refs: UringRefs } {
     const p = new Program({ deadlineMs: 10_000 });
     const h = setupRing(p.main, { entries: 4 });
     const probeBuf = p.buf(PROBE_LAYOUT.size + PROBE_SLOTS * PROBE_OP_LAYOUT.size);
@@ -109,11 +121,9 @@ const uringProgram = {
       // the fd goes to a slot, so the executor closes the ring when the program ends
       flags.push({ name, step: p.main.syscall(SYSCALLS.io_uring_setup, [4, arg.buf(params)], { fd: p.fd() }) });
     }
-    this.refs = { setup: h.setup, params: h.paramsDump, probe, probeDump, flags };
-    return p;
+    return { p, refs: { setup: h.setup, params: h.paramsDump, probe, probeDump, flags } };
   },
-  read(v: TraceView, disabled: number | null): Capabilities['uring'] {
-    const r = this.refs;
+  read(v: TraceView, r: UringRefs, disabled: number | null): Capabilities['uring'] {
     const setup = v.step(r.setup);
     if (setup.ret < 0n) {
       const why = `io_uring_setup failed with ${errName(setup.ret)}${disabled ? ` (kernel.io_uring_disabled=${disabled})` : ''}`;
@@ -149,9 +159,13 @@ const uringProgram = {
   },
 };
 
+interface AioRefs {
+  setup: StepRef;
+  trials: { value: number; submit: StepRef; reap: StepRef }[];
+}
+
 const aioProgram = {
-  refs: {} as { setup: StepRef; trials: { value: number; submit: StepRef; reap: StepRef }[] },
-  build(scratch: string): Program {
+  build(scratch: string): { p: Program; refs: AioRefs } {
     const p = new Program({ deadlineMs: 10_000 });
     const s = p.main;
     const { fd } = scratchFile(s, scratch, 'aio-probe');
@@ -171,13 +185,12 @@ const aioProgram = {
       const reap = aioGetevents(s, ctx, o.state === 'works' ? 1 : 0, 1, o.state === 'works' ? 2e9 : 0);
       return { value: o.value, submit, reap };
     });
-    this.refs = { setup, trials };
-    return p;
+    return { p, refs: { setup, trials } };
   },
-  read(v: TraceView): Capabilities['aio'] {
-    const setup = v.step(this.refs.setup);
-    const ops = (working: (t: (typeof this.refs.trials)[number]) => [boolean, string]): OpSupport[] =>
-      this.refs.trials.map((t) => {
+  read(v: TraceView, r: AioRefs): Capabilities['aio'] {
+    const setup = v.step(r.setup);
+    const ops = (working: (t: AioRefs['trials'][number]) => [boolean, string]): OpSupport[] =>
+      r.trials.map((t) => {
         const o = AIO_OPS[t.value];
         const [supported, note] = working(t);
         return { name: o.name, value: o.value, since: o.since ?? undefined, supported, note };
