@@ -116,6 +116,23 @@ for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
       expect(v.step(refs.digest).digest).to.equal(fnv1a64(patternBytes(SEED, 0, SIZE)));
     });
 
+    it('CQEs reaped across the end of the CQ ring come back whole and in order', async () => {
+      // 4 SQ entries give 8 CQ slots: the second batch of 6 runs past the end of the ring
+      const p = new Program();
+      const h = setupRing(p.main, { entries: 4 });
+      const reaps = [0, 1].map((round) => {
+        for (const part of [[0, 3], [3, 6]]) {
+          const batch = Array.from({ length: part[1] - part[0] }, (_, i) => sqe({ opcode: 'NOP', user_data: 10 * round + part[0] + i }));
+          submit(p.main, h, batch);
+        }
+        return reap(p.main, h, 6, 6);
+      });
+      const v = await t.run(p);
+      expect(v.step(reaps[0]).cqes.map((c) => Number(c.userData))).to.deep.equal([0, 1, 2, 3, 4, 5]);
+      expect(v.step(reaps[1]).cqes.map((c) => Number(c.userData))).to.deep.equal([10, 11, 12, 13, 14, 15]);
+      expect(v.step(reaps[1]).cqes.every((c) => c.res === 0)).to.equal(true);
+    });
+
     it('a read of an empty pipe is interrupted at its deadline and flagged', async () => {
       const p = new Program({ deadlineMs: 300 });
       const { r } = pipe2(p.main);

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { arg, Program, resealProgram } from '../src/program/builder';
 import { decodeProgram, ProgramFormatError } from '../src/program/decode';
-import { fnv1a32, fnv1a64, fnv1a64Reference, patternBytes, tracePatternWord } from '../src/program/pattern';
+import { fnv1a32, fnv1a64, programChecksum, fnv1a64Reference, patternBytes, tracePatternWord } from '../src/program/pattern';
 import { decodeTrace, TraceFormatError } from '../src/program/trace';
 import { Op, Rec, TRACE_MAGIC } from '../src/program/wire';
 
@@ -111,13 +111,19 @@ describe('wire: programs', () => {
 
 describe('wire: traces', () => {
   it('decodes steps with their completions, digests, dumps and ring state', () => {
-    const cqe = Buffer.alloc(16);
-    cqe.writeBigUInt64LE(42n, 0);
-    cqe.writeInt32LE(-125, 8);
-    cqe.writeUInt32LE(2, 12);
-    const ev = Buffer.alloc(32);
+    // a CQE record: u32 n, u32 size, then n CQEs
+    const cqe = Buffer.alloc(8 + 2 * 16);
+    cqe.writeUInt32LE(2, 0);
+    cqe.writeUInt32LE(16, 4);
+    cqe.writeBigUInt64LE(42n, 8);
+    cqe.writeInt32LE(-125, 16);
+    cqe.writeUInt32LE(2, 20);
+    cqe.writeBigUInt64LE(43n, 24);
+    // an AIO_EVENT record: every io_event one io_getevents returned
+    const ev = Buffer.alloc(64);
     ev.writeBigUInt64LE(7n, 0);
     ev.writeBigInt64LE(4096n, 16);
+    ev.writeBigUInt64LE(8n, 32);
     const dg = Buffer.alloc(16);
     dg.writeBigUInt64LE(0xdeadbeefn, 0);
     const dump = Buffer.alloc(16);
@@ -140,8 +146,11 @@ describe('wire: traces', () => {
     );
     expect(t.status).to.equal('ok');
     const [s1, s2, s3, s4] = t.steps;
-    expect(s1.cqes).to.deep.equal([{ userData: 42n, res: -125, flags: 2, big: undefined }]);
-    expect(s2.events, 'a completion recorded after its STEP record still belongs to it').to.have.length(1);
+    expect(s1.cqes).to.deep.equal([
+      { userData: 42n, res: -125, flags: 2, big: undefined },
+      { userData: 43n, res: 0, flags: 0, big: undefined },
+    ]);
+    expect(s2.events.map((e) => e.data), 'a completion recorded after its STEP record still belongs to it').to.deep.equal([7n, 8n]);
     expect(s2.events[0].res).to.equal(4096n);
     expect(s3).to.include({ proc: 2, ret: -4n, errno: 4, deadline: true, ret2: 9n });
     expect(s4.digest).to.equal(0xdeadbeefn);
@@ -160,10 +169,16 @@ describe('wire: traces', () => {
     expect(() => decodeTrace(Buffer.alloc(64))).to.throw(TraceFormatError, /magic/);
     const good = traceBytes([{ type: Rec.STEP, payload: stepPayload(0n, 0) }]);
     expect(() => decodeTrace(good.subarray(0, good.length - 8))).to.throw(TraceFormatError);
+    const lying = Buffer.alloc(16);
+    lying.writeUInt32LE(5, 0); // five CQEs claimed, room for one
+    lying.writeUInt32LE(8, 4);
+    expect(() => decodeTrace(traceBytes([{ type: Rec.CQE, payload: lying }]))).to.throw(TraceFormatError, /CQEs/);
     const unknown = traceBytes([{ type: 99, payload: Buffer.alloc(8) }]);
     expect(() => decodeTrace(unknown)).to.throw(TraceFormatError, /unknown type 99/);
   });
 });
+
+const fnv1a32Step = (h: number, x: number) => Math.imul(h ^ x, 0x01000193) >>> 0;
 
 describe('patterns and digests', () => {
   it('fast FNV-1a 64 equals the BigInt reference', () => {
@@ -173,6 +188,9 @@ describe('patterns and digests', () => {
     }
     expect(fnv1a64(Buffer.from('a'))).to.equal(0xaf63dc4c8601ec8cn); // published FNV-1a 64 test vector
     expect(fnv1a32(Buffer.from('a'))).to.equal(0xe40c292c); // published FNV-1a 32 test vector
+    // the checksum takes words: one word w is one FNV-1a step with w in place of a byte
+    expect(programChecksum(Buffer.from([0x61, 0, 0, 0]))).to.equal(0xe40c292c);
+    expect(programChecksum(Buffer.from([0x61, 0, 0, 0, 0x62]))).to.equal(fnv1a32Step(0xe40c292c, 0x62));
   });
 
   it('every aligned pattern word names its seed and stream position', () => {

@@ -4,7 +4,7 @@
  * (native/WIRE.md) that every target runs unchanged.
  */
 import { ArgKind, FillKind, LIMITS, Op, OpCode, Post, PROGRAM_HEADER, PROGRAM_MAGIC, SlotKind, StepFlag, WIRE_VERSION } from './wire';
-import { fnv1a32 } from './pattern';
+import { programChecksum } from './pattern';
 import { PROCESS_LEVEL } from '../abi/syscalls';
 
 /** A program buffer. */
@@ -356,7 +356,7 @@ export class Program {
       .u32(this.deadlineMs)
       .u32(this.bufs.length)
       .u32(this.traceCap)
-      .u32(fnv1a32(body))
+      .u32(programChecksum(body))
       .u32(0);
     return Buffer.concat([head.b, body]);
   }
@@ -364,6 +364,6 @@ export class Program {
 
 /** Recompute the checksum of a (possibly mutated) program in place: fuzzing the validator past it. */
 export function resealProgram(p: Buffer): Buffer {
-  if (p.length >= PROGRAM_HEADER) p.writeUInt32LE(fnv1a32(p.subarray(PROGRAM_HEADER)), 24);
+  if (p.length >= PROGRAM_HEADER) p.writeUInt32LE(programChecksum(p.subarray(PROGRAM_HEADER)), 24);
   return p;
 }

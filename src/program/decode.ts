@@ -2,7 +2,7 @@
  * Program decoder: wire bytes back to steps. Used to print, replay and turn programs into C
  * reproducers, and to check that encoding loses nothing.
  */
-import { fnv1a32 } from './pattern';
+import { programChecksum } from './pattern';
 import { LIMITS, Op, PROGRAM_HEADER, PROGRAM_MAGIC, STEP_HEADER, WIRE_VERSION } from './wire';
 
 /** A decoded step: its op, flags and payload (raw, little-endian as on the wire). */
@@ -37,7 +37,7 @@ export function decodeProgram(b: Buffer): DecodedProgram {
   const nseq = b.readUInt16LE(6);
   const length = b.readUInt32LE(8);
   if (length !== b.length) fail(`header says ${length} bytes, got ${b.length}`);
-  if (b.readUInt32LE(24) !== fnv1a32(b.subarray(PROGRAM_HEADER))) fail('checksum mismatch');
+  if (b.readUInt32LE(24) !== programChecksum(b.subarray(PROGRAM_HEADER))) fail('checksum mismatch');
   const deadlineMs = b.readUInt32LE(12);
   const nbufs = b.readUInt32LE(16);
   if (nseq < 1 || nseq > LIMITS.seqs) fail(`${nseq} sequences`);

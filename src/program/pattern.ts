@@ -52,9 +52,21 @@ export function fnv1a64Reference(data: Uint8Array): bigint {
   return h;
 }
 
-/** FNV-1a 32, the program checksum. */
+/** FNV-1a 32 over bytes. */
 export function fnv1a32(data: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193) >>> 0;
+  return fnv1a32Tail(0x811c9dc5, data, 0);
+}
+
+function fnv1a32Tail(h: number, data: Uint8Array, from: number): number {
+  for (let i = from; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193) >>> 0;
   return h >>> 0;
+}
+
+/** The program checksum (native/WIRE.md): FNV-1a 32 over little-endian u32 words, then any tail bytes. */
+export function programChecksum(data: Uint8Array): number {
+  const words = data.length >>> 2;
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words; i++) h = Math.imul(h ^ dv.getUint32(4 * i, true), 0x01000193);
+  return fnv1a32Tail(h >>> 0, data, 4 * words);
 }

@@ -137,22 +137,28 @@ export function decodeTrace(b: Buffer): Trace {
         byKey.set(k, st);
         break;
       }
-      case Rec.CQE:
-        acc(k).cqes.push({
-          userData: b.readBigUInt64LE(p),
-          res: b.readInt32LE(p + 8),
-          flags: b.readUInt32LE(p + 12),
-          big: len >= 32 ? [b.readBigUInt64LE(p + 16), b.readBigUInt64LE(p + 24)] : undefined,
-        });
+      case Rec.CQE: {
+        // u32 n, u32 size, then n CQEs of that size (one record per run of CQEs a reap took)
+        const n = b.readUInt32LE(p);
+        const size = b.readUInt32LE(p + 4);
+        if ((size !== 16 && size !== 32) || 8 + n * size > len) throw new TraceFormatError(`record ${r}: ${n} CQEs of ${size} bytes`);
+        const into = acc(k).cqes;
+        for (let c = p + 8; c < p + 8 + n * size; c += size)
+          into.push({
+            userData: b.readBigUInt64LE(c),
+            res: b.readInt32LE(c + 8),
+            flags: b.readUInt32LE(c + 12),
+            big: size === 32 ? [b.readBigUInt64LE(c + 16), b.readBigUInt64LE(c + 24)] : undefined,
+          });
         break;
-      case Rec.AIO_EVENT:
-        acc(k).events.push({
-          data: b.readBigUInt64LE(p),
-          obj: b.readBigUInt64LE(p + 8),
-          res: b.readBigInt64LE(p + 16),
-          res2: b.readBigInt64LE(p + 24),
-        });
+      }
+      case Rec.AIO_EVENT: {
+        // one or more 32-byte io_events
+        const into = acc(k).events;
+        for (let e = p; e + 32 <= p + len; e += 32)
+          into.push({ data: b.readBigUInt64LE(e), obj: b.readBigUInt64LE(e + 8), res: b.readBigInt64LE(e + 16), res2: b.readBigInt64LE(e + 24) });
         break;
+      }
       case Rec.DIGEST:
         acc(k).digest = b.readBigUInt64LE(p);
         break;
