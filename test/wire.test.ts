@@ -158,6 +158,17 @@ describe('wire: traces', () => {
     expect(s4.ring?.cqOverflow).to.equal(11);
   });
 
+  it('64-bit fields decode exactly at both ends of their range', () => {
+    const cqe = Buffer.alloc(8 + 16);
+    cqe.writeUInt32LE(1, 0);
+    cqe.writeUInt32LE(16, 4);
+    cqe.writeBigUInt64LE(0xffffffffffffffffn, 8);
+    const big = (ret: bigint) => decodeTrace(traceBytes([{ type: Rec.STEP, payload: stepPayload(ret, 0) }])).steps[0].ret;
+    for (const ret of [-(1n << 63n), -(1n << 53n) - 1n, -(1n << 53n), -1n, 0n, (1n << 53n) - 1n, 1n << 53n, (1n << 63n) - 1n])
+      expect(big(ret), `ret ${ret}`).to.equal(ret);
+    expect(decodeTrace(traceBytes([{ type: Rec.CQE, payload: cqe }])).steps[0].cqes[0].userData).to.equal(0xffffffffffffffffn);
+  });
+
   it('an error trace carries its message', () => {
     const t = decodeTrace(traceBytes([], 1, 'step 3 of seq 0: buffer 9 out of range'));
     expect(t.status).to.equal('error');

@@ -80,6 +80,18 @@ const STATUS: Record<number, Trace['status']> = {
 /** A trace that cannot be decoded: the executor or the transport is broken. */
 export class TraceFormatError extends Error {}
 
+// Most 64-bit fields hold small values (results, user_data, times): going through a double when the
+// value fits in 53 bits is several times faster than readBig*64LE, which made decoding the bottleneck.
+function u64(b: Buffer, o: number): bigint {
+  const hi = b.readUInt32LE(o + 4);
+  return hi < 0x200000 ? BigInt(hi * 0x100000000 + b.readUInt32LE(o)) : b.readBigUInt64LE(o);
+}
+
+function i64(b: Buffer, o: number): bigint {
+  const hi = b.readInt32LE(o + 4);
+  return hi >= -0x200000 && hi < 0x200000 ? BigInt(hi * 0x100000000 + b.readUInt32LE(o)) : b.readBigInt64LE(o);
+}
+
 /** Decode trace bytes. */
 export function decodeTrace(b: Buffer): Trace {
   if (b.length < TRACE_HEADER) throw new TraceFormatError(`trace of ${b.length} bytes is shorter than its header`);
@@ -123,13 +135,13 @@ export function decodeTrace(b: Buffer): Trace {
           seq,
           step,
           proc,
-          ret: b.readBigInt64LE(p),
+          ret: i64(b, p),
           errno: b.readInt32LE(p + 8),
           deadline: (flags & StepResultFlag.DEADLINE) !== 0,
           refused: (flags & StepResultFlag.REFUSED) !== 0,
-          t0Ns: b.readBigUInt64LE(p + 16),
-          t1Ns: b.readBigUInt64LE(p + 24),
-          ret2: b.readBigInt64LE(p + 32),
+          t0Ns: u64(b, p + 16),
+          t1Ns: u64(b, p + 24),
+          ret2: i64(b, p + 32),
           cqes: [],
           events: [],
         };
@@ -145,10 +157,10 @@ export function decodeTrace(b: Buffer): Trace {
         const into = acc(k).cqes;
         for (let c = p + 8; c < p + 8 + n * size; c += size)
           into.push({
-            userData: b.readBigUInt64LE(c),
+            userData: u64(b, c),
             res: b.readInt32LE(c + 8),
             flags: b.readUInt32LE(c + 12),
-            big: size === 32 ? [b.readBigUInt64LE(c + 16), b.readBigUInt64LE(c + 24)] : undefined,
+            big: size === 32 ? [u64(b, c + 16), u64(b, c + 24)] : undefined,
           });
         break;
       }
@@ -156,11 +168,11 @@ export function decodeTrace(b: Buffer): Trace {
         // one or more 32-byte io_events
         const into = acc(k).events;
         for (let e = p; e + 32 <= p + len; e += 32)
-          into.push({ data: b.readBigUInt64LE(e), obj: b.readBigUInt64LE(e + 8), res: b.readBigInt64LE(e + 16), res2: b.readBigInt64LE(e + 24) });
+          into.push({ data: u64(b, e), obj: u64(b, e + 8), res: i64(b, e + 16), res2: i64(b, e + 24) });
         break;
       }
       case Rec.DIGEST:
-        acc(k).digest = b.readBigUInt64LE(p);
+        acc(k).digest = u64(b, p);
         break;
       case Rec.DUMP: {
         const n = b.readUInt32LE(p);
