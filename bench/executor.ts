@@ -91,7 +91,12 @@ export async function benchExecutor(log: (s: string) => void): Promise<Record<st
     execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'baseline.c')]);
     const file = path.join(dir, 'data');
     fs.writeFileSync(file, Buffer.alloc(16 * 4096, 7));
-    const c = (args: string[]) => median(Array.from({ length: REPEAT }, () => Number(execFileSync(bin, args).toString().trim())));
+    // the baseline prints its span, and for pread also the part io_destroy took (first number, second number)
+    const cRuns = (args: string[]) => Array.from({ length: REPEAT }, () => execFileSync(bin, args).toString().trim().split(' ').map(Number));
+    const c = (args: string[]) => {
+      const runs = cRuns(args);
+      return { ns: median(runs.map((r) => r[0])), destroyNs: median(runs.map((r) => r[1] ?? 0)) };
+    };
     const check = (t: Buffer) => {
       const d = decodeTrace(t);
       if (d.status !== 'ok') throw new Error(`benchmark program failed: ${d.message}`);
@@ -106,7 +111,8 @@ export async function benchExecutor(log: (s: string) => void): Promise<Record<st
       for (const batch of [1, 32]) {
         const wire = build(batch).encode();
         check(addon.runSync(wire)); // warm up, and prove it works
-        const cNs = c([...cargs, String(N), String(batch), ...(name === 'pread' ? [file] : [])]);
+        const base = c([...cargs, String(N), String(batch), ...(name === 'pread' ? [file] : [])]);
+        const cNs = base.ns;
         // the encoded program through the addon, in-process on this thread
         const runNs = await medianOf(() => statusOk(addon.runSync(wire)));
         // what a test pays: build, encode, run off the main thread (as the local target does), decode
@@ -116,7 +122,9 @@ export async function benchExecutor(log: (s: string) => void): Promise<Record<st
         out[`${key}e2e_ratio_batch${batch}`] = round(cNs / e2eNs);
         out[`${key}c_ops_per_sec_batch${batch}`] = Math.round((N * 1e9) / cNs);
         out[`${key}addon_ops_per_sec_batch${batch}`] = Math.round((N * 1e9) / runNs);
-        log(`${name} batch ${batch}: C ${(cNs / 1e6).toFixed(2)} ms, addon ${(runNs / 1e6).toFixed(2)} ms (ratio ${out[`${key}ratio_batch${batch}`]}), end to end ${(e2eNs / 1e6).toFixed(2)} ms (ratio ${out[`${key}e2e_ratio_batch${batch}`]})`);
+        if (base.destroyNs) out[`${key}c_io_destroy_ms_batch${batch}`] = round(base.destroyNs / 1e6);
+        const destroy = base.destroyNs ? ` (io_destroy ${(base.destroyNs / 1e6).toFixed(2)} ms of it)` : '';
+        log(`${name} batch ${batch}: C ${(cNs / 1e6).toFixed(2)} ms${destroy}, addon ${(runNs / 1e6).toFixed(2)} ms (ratio ${out[`${key}ratio_batch${batch}`]}), end to end ${(e2eNs / 1e6).toFixed(2)} ms (ratio ${out[`${key}e2e_ratio_batch${batch}`]})`);
       }
     }
     return out;
