@@ -1,11 +1,15 @@
 // kasync.node: the in-process front door (WIRE.md). Runs programs with the executor in
 // KX_INPROC mode, which refuses process-level steps.
-//   run(program: Buffer): Promise<Buffer>   runs on the libuv pool; rejects with TypeError for a non-Buffer
-//   runSync(program: Buffer): Buffer        throws TypeError for a non-Buffer
+//   run(program: Buffer, out?: Buffer): Promise<Buffer | number>   runs on the libuv pool; rejects with TypeError
+//   runSync(program: Buffer, out?: Buffer): Buffer | number        throws TypeError for a non-Buffer
+// With `out`, a trace that fits is copied into it and the result is its length (warm memory the
+// caller reuses: a fresh Buffer per run costs page faults on every trace); otherwise the result is
+// a fresh Buffer. The caller must not touch `out` until the call returns.
 //   version(): number                       wire version
 #include <napi.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "exec.h"
@@ -14,18 +18,29 @@ namespace {
 
 // The trace is copied once, from the executor's pooled region into a JS Buffer. (Handing JS
 // an external buffer instead is slower: freed only at GC, every run faults in fresh pages.)
-Napi::Buffer<uint8_t> Take(Napi::Env env, const uint8_t *trace, size_t len, void *handle) {
-  Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, trace, len);
+Napi::Value Take(Napi::Env env, const uint8_t *trace, size_t len, void *handle, Napi::Value out) {
+  Napi::Value result;
+  if (out.IsBuffer() && out.As<Napi::Buffer<uint8_t>>().Length() >= len) {
+    memcpy(out.As<Napi::Buffer<uint8_t>>().Data(), trace, len);
+    result = Napi::Number::New(env, (double)len);
+  } else {
+    result = Napi::Buffer<uint8_t>::Copy(env, trace, len);
+  }
   kx_release(handle);
-  return b;
+  return result;
 }
+
+// The optional second argument: a Buffer to copy the trace into, or nothing.
+bool OutOk(const Napi::CallbackInfo &info) { return info.Length() < 2 || info[1].IsUndefined() || info[1].IsBuffer(); }
 
 class RunWorker : public Napi::AsyncWorker {
  public:
   // The program is copied: JS may change the Buffer while the worker runs, and the executor
   // validates once, then trusts what it validated.
-  RunWorker(Napi::Env env, const uint8_t *p, size_t n)
-      : Napi::AsyncWorker(env, "kasync.run"), prog_(p, p + n), deferred_(Napi::Promise::Deferred::New(env)) {}
+  RunWorker(Napi::Env env, const uint8_t *p, size_t n, Napi::Value out)
+      : Napi::AsyncWorker(env, "kasync.run"), prog_(p, p + n), deferred_(Napi::Promise::Deferred::New(env)) {
+    if (out.IsBuffer()) out_ = Napi::Persistent(out.As<Napi::Object>());
+  }
   ~RunWorker() override { kx_release(handle_); }  // only if OnOK did not take it
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -35,7 +50,7 @@ class RunWorker : public Napi::AsyncWorker {
     if (!trace_) SetError("kasync: no memory for the trace");
   }
   void OnOK() override {
-    deferred_.Resolve(Take(Env(), trace_, len_, handle_));
+    deferred_.Resolve(Take(Env(), trace_, len_, handle_, out_.IsEmpty() ? Env().Undefined() : out_.Value()));
     handle_ = nullptr;
   }
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
@@ -43,6 +58,7 @@ class RunWorker : public Napi::AsyncWorker {
  private:
   std::vector<uint8_t> prog_;
   Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference out_;
   const uint8_t *trace_ = nullptr;
   void *handle_ = nullptr;
   size_t len_ = 0;
@@ -50,13 +66,13 @@ class RunWorker : public Napi::AsyncWorker {
 
 Napi::Value Run(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBuffer()) {
+  if (info.Length() < 1 || !info[0].IsBuffer() || !OutOk(info)) {
     auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(Napi::TypeError::New(env, "run(program): program must be a Buffer").Value());
+    d.Reject(Napi::TypeError::New(env, "run(program, out?): program and out must be Buffers").Value());
     return d.Promise();
   }
   auto b = info[0].As<Napi::Buffer<uint8_t>>();
-  auto *w = new RunWorker(env, b.Data(), b.Length());
+  auto *w = new RunWorker(env, b.Data(), b.Length(), info.Length() > 1 ? info[1] : env.Undefined());
   Napi::Promise p = w->Promise();
   w->Queue();  // the worker deletes itself after OnOK/OnError
   return p;
@@ -64,8 +80,8 @@ Napi::Value Run(const Napi::CallbackInfo &info) {
 
 Napi::Value RunSync(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsBuffer()) {
-    Napi::TypeError::New(env, "runSync(program): program must be a Buffer").ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsBuffer() || !OutOk(info)) {
+    Napi::TypeError::New(env, "runSync(program, out?): program and out must be Buffers").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   auto b = info[0].As<Napi::Buffer<uint8_t>>();
@@ -77,7 +93,7 @@ Napi::Value RunSync(const Napi::CallbackInfo &info) {
     Napi::Error::New(env, "kasync: no memory for the trace").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Take(env, trace, len, handle);
+  return Take(env, trace, len, handle, info.Length() > 1 ? info[1] : env.Undefined());
 }
 
 Napi::Value Version(const Napi::CallbackInfo &info) { return Napi::Number::New(info.Env(), KX_WIRE_VERSION); }

@@ -11,10 +11,10 @@ import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
 import { arg, Program, Sequence } from '../src/program/builder';
 import { fnv1a64, patternBytes } from '../src/program/pattern';
 import { pipe2, scratchFile } from '../src/program/sys';
-import type { Trace } from '../src/program/trace';
+import { decodeTrace, Trace } from '../src/program/trace';
 import { reap, setupRing, sqe, submit } from '../src/program/uring';
 import { ChildTarget } from '../src/target/child';
-import { LocalTarget } from '../src/target/local';
+import { LocalTarget, loadAddon, traceOf } from '../src/target/local';
 import type { Target } from '../src/target/target';
 
 const SIZE = 8192;
@@ -281,6 +281,29 @@ describe('executor: process-level steps (child only)', () => {
     const got = tids.map((ref) => v.trace.steps.find((s) => s.seq === ref.seq && s.step === ref.index));
     expect(new Set(got.map((s) => s?.ret)).size, 'three distinct thread ids').to.equal(3);
     expect(new Set(got.map((s) => s?.proc)).size, 'three proc numbers').to.equal(3);
+  });
+});
+
+describe('executor: the addon copies a trace into a buffer of the caller', () => {
+  it('gives the same bytes as a fresh trace when it fits, and a fresh Buffer when it does not', () => {
+    const addon = loadAddon();
+    const p = new Program();
+    const h = setupRing(p.main, { entries: 4 });
+    submit(p.main, h, [sqe({ opcode: 'NOP', user_data: 5 })], 1);
+    reap(p.main, h, 1);
+    const wire = p.encode();
+    const fresh = addon.runSync(wire);
+    const big = Buffer.alloc(1 << 16, 0xee);
+    const n = addon.runSync(wire, big);
+    expect(n, 'the length, when the trace fits').to.be.a('number');
+    const copied = traceOf(n, big);
+    // step times differ between runs: compare the decoded results, and the CQE exactly
+    const strip = (t: Trace) => t.steps.map((s) => ({ ...s, t0Ns: 0n, t1Ns: 0n }));
+    expect(strip(decodeTrace(copied))).to.deep.equal(strip(decodeTrace(fresh)));
+    expect(decodeTrace(copied).steps.flatMap((s) => s.cqes)).to.deep.equal([{ userData: 5n, res: 0, flags: 0, big: undefined }]);
+    const small = addon.runSync(wire, Buffer.alloc(8));
+    expect(Buffer.isBuffer(small), 'a trace that does not fit comes back as its own Buffer').to.equal(true);
+    expect(() => addon.runSync(wire, 5 as unknown as Buffer)).to.throw(TypeError);
   });
 });
 
