@@ -14,9 +14,9 @@ import { decodeProgram } from '../program/decode';
 import { decodeTrace } from '../program/trace';
 import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
+import { UsageError } from './usage';
 
-/** A mistake of the user or the environment: one line, exit 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 function makeTarget(name: string): Target {
   if (name === 'local') return new LocalTarget();
