@@ -7,6 +7,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -123,6 +127,82 @@ static int emit_error(const char *msg, int framed)
 	return r;
 }
 
+
+// Agent mode (inside a VM): programs are numbered, and each is announced in the kernel log so a
+// report on the console can be pinned on the program that caused it (WIRE.md, "Control frames").
+static int kmsg_fd = -1;
+static unsigned long run_no;
+static const char *scratch_base = "/tmp";
+
+static int emit_reply(const char *text)
+{
+	size_t tl = strlen(text);
+	uint32_t len = (uint32_t)(4 + tl);
+	if (writen(1, &len, 4) || writen(1, "KASR", 4)) return -1;
+	return writen(1, text, tl);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+// A scratch path is ours only if it is <base>/kasync-XXXXXX with nothing after it.
+static int is_scratch(const char *path)
+{
+	size_t bl = strlen(scratch_base);
+	if (strncmp(path, scratch_base, bl) || path[bl] != '/' || strncmp(path + bl + 1, "kasync-", 7)) return 0;
+	return !strchr(path + bl + 1, '/') && !strstr(path, "..");
+}
+
+// Control frames ("KASC" + text) are answered with one "KASR" + text frame: "ok ..." or "error ...".
+static int control(const char *cmd, size_t n)
+{
+	char line[512], out[640];
+	if (n >= sizeof line) return emit_reply("error command too long");
+	memcpy(line, cmd, n);
+	line[n] = 0;
+	if (!strcmp(line, "hello")) {
+		struct utsname u;
+		uname(&u);
+		snprintf(out, sizeof out, "ok %s %lu", u.release, run_no);
+		return emit_reply(out);
+	}
+	if (!strcmp(line, "mkscratch")) {
+		snprintf(out, sizeof out, "%s/kasync-XXXXXX", scratch_base);
+		char tmp[600];
+		memcpy(tmp, out, sizeof tmp);
+		if (!mkdtemp(tmp)) {
+			snprintf(out, sizeof out, "error mkdtemp under %s: %s", scratch_base, strerror(errno));
+			return emit_reply(out);
+		}
+		snprintf(out, sizeof out, "ok %s", tmp);
+		return emit_reply(out);
+	}
+	if (!strncmp(line, "rmscratch ", 10)) {
+		const char *path = line + 10;
+		if (!is_scratch(path)) return emit_reply("error not a kasync scratch directory");
+		if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT) {
+			snprintf(out, sizeof out, "error removing %s: %s", path, strerror(errno));
+			return emit_reply(out);
+		}
+		return emit_reply("ok");
+	}
+	if (!strncmp(line, "kmsg ", 5)) {
+		if (kmsg_fd >= 0 && write(kmsg_fd, line + 5, strlen(line + 5)) < 0) return emit_reply("error kmsg write failed");
+		return emit_reply("ok");
+	}
+	if (!strcmp(line, "poweroff")) {
+		// no sync: the guest's disks are the host's to judge (a crash, not a clean shutdown)
+		if (emit_reply("ok")) return -1;
+		if (getpid() == 1 || kmsg_fd >= 0) reboot(RB_POWER_OFF);
+		exit(0);
+	}
+	snprintf(out, sizeof out, "error unknown control command '%.400s'", line);
+	return emit_reply(out);
+}
+
 static int run_one(const uint8_t *prog, size_t len, int framed)
 {
 	size_t sz = kx_region_size(prog, len), n;
@@ -133,6 +213,13 @@ static int run_one(const uint8_t *prog, size_t len, int framed)
 		return emit_error(msg, framed);
 	}
 	kx_region_init(reg, sz);
+	if (kmsg_fd >= 0) {
+		char m[48];
+		int ml = snprintf(m, sizeof m, "KASYNC-RUN %lu\n", run_no);
+		if (write(kmsg_fd, m, (size_t)ml) < 0) {
+			// the marker is lost, the program still runs
+		}
+	}
 	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
 		setpgid(0, 0);
@@ -193,16 +280,40 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2]);
-	if (argc != 1) {
-		fprintf(stderr, "usage: kasync-exec [--once FILE]\n"
-				"  reads frames (u32 length, program) on stdin, writes (u32 length, trace) on stdout\n");
+	int agent = argc == 5 && !strcmp(argv[1], "--agent") && !strcmp(argv[3], "--scratch");
+	if (argc != 1 && !agent) {
+		fprintf(stderr, "usage: kasync-exec [--once FILE | --agent PORT --scratch DIR]\n"
+				"  reads frames (u32 length, program) on stdin, writes (u32 length, trace) on stdout;\n"
+				"  --agent: the same on a VM's virtio-serial PORT, announcing each program in /dev/kmsg\n");
 		return 2;
+	}
+	if (agent) {
+		int fd = open(argv[2], O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			fprintf(stderr, "kasync-exec: %s: %s\n", argv[2], strerror(errno));
+			return 2;
+		}
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+		scratch_base = argv[4];
+		kmsg_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+		struct utsname u;
+		uname(&u);
+		char hello[300];
+		snprintf(hello, sizeof hello, "ready %s", u.release);
+		if (emit_reply(hello)) return 1;
 	}
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	for (;;) {
 		uint32_t n;
 		ssize_t r = readn(0, &n, 4);
+		if (r == 0 && agent) {
+			// a virtio port reads EOF while the host is not connected: wait for it to come back
+			usleep(50000);
+			continue;
+		}
 		if (r == 0) return 0;
 		if (r != 4) {
 			emit_error("truncated frame header", 1);
@@ -227,6 +338,11 @@ int main(int argc, char **argv)
 			emit_error("truncated frame", 1);
 			return 2;
 		}
+		if (n >= 4 && !memcmp(buf, "KASC", 4)) {
+			if (control((const char *)buf + 4, n - 4)) return 1;
+			continue;
+		}
+		run_no++;
 		if (run_one(buf, n, 1))
 			return 1; // stdout is gone
 	}
