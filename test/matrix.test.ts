@@ -27,7 +27,14 @@ function result(over: Partial<TestResult> & Pick<TestResult, 'id' | 'status'>): 
 }
 
 function runOf(kernel: string, tests: TestResult[]): RunResult {
-  return { kernel, target: 'test', startedAt: '2025-01-02T03:04:05.000Z', durationMs: 10, totals: totalsOf(tests), tests };
+  return {
+    kernel,
+    target: 'test',
+    startedAt: '2025-01-02T03:04:05.000Z',
+    durationMs: 10,
+    totals: totalsOf(tests),
+    tests,
+  };
 }
 
 /** A test result that maps to the given cell status (ERROR: an infrastructure failure). */
@@ -52,7 +59,9 @@ describe('matrix: buildMatrix', () => {
     const shard = (side: 0 | 1) =>
       runOf(
         '6.1.0',
-        pairs.map(([a, b], i) => withStatus(`uring.p${i}`, side === 0 ? a : b, `${side === 0 ? a : b} on shard ${side}`)),
+        pairs.map(([a, b], i) =>
+          withStatus(`uring.p${i}`, side === 0 ? a : b, `${side === 0 ? a : b} on shard ${side}`),
+        ),
       );
     const m = buildMatrix([
       { kernel: 'debian:6.1', run: shard(0) },
@@ -178,7 +187,10 @@ describe('matrix: Markdown and HTML text', () => {
     const md = toMatrixMarkdown(m);
     const lines = md.split('\n');
     const table = lines.slice(lines.findIndex((l) => l.startsWith('| Suite | Test |')));
-    const rows = table.slice(0, table.findIndex((l) => !l.startsWith('|')));
+    const rows = table.slice(
+      0,
+      table.findIndex((l) => !l.startsWith('|')),
+    );
     expect(rows).to.have.length(2 + m.rows.length);
     expect(rows[0]).to.equal('| Suite | Test | host (6.6.0) | debian:6.12 |');
     // Unescaped pipes separate cells: every line of the table has the same number (nasty title included).
@@ -189,7 +201,9 @@ describe('matrix: Markdown and HTML text', () => {
     expect(nasty).to.include('&lt;script&gt;');
     const note = /\[FAIL\]\(logs\/host\/uring%20n%231\.log\) \[(\d+)\]/.exec(nasty);
     expect(note, 'linked cell with a note').not.to.equal(null);
-    expect(md).to.include(`\n- [${note![1]}] host: &lt;script&gt;alert("x")&lt;/script&gt; &amp; 'q' \\| \\*b\\* \\[l\\](u)\n`);
+    expect(md).to.include(
+      `\n- [${note![1]}] host: &lt;script&gt;alert("x")&lt;/script&gt; &amp; 'q' \\| \\*b\\* \\[l\\](u)\n`,
+    );
     expect(md).to.match(/^- \[\d\] debian:6\.12: boot failed$/m);
     expect(md).to.include('| host | 6.6.0 | 1 pass, 1 fail, 0 error, 1 skip |');
     expect(md).to.include('| debian:6.12 | ? | 0 pass, 0 fail, 3 error, 0 skip — error: boot failed |');
@@ -205,6 +219,9 @@ describe('matrix: Markdown and HTML text', () => {
     expect(html).to.include('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;');
     expect(html).to.include('href="logs/host/uring%20n%231.log"');
     expect(html).not.to.match(/(src|href)="https?:/); // self-contained
+    // The kernel that could not run says so in its header, with the error as tooltip.
+    expect(html).to.include('data-kernel="debian:6.12"><span class="label">debian:6.12</span>');
+    expect(html).to.include('<span class="error" title="boot failed">could not run</span>');
   });
 });
 
@@ -267,11 +284,27 @@ describe('matrix: files', () => {
     const cases: [string, string | undefined, RegExp][] = [
       ['missing', undefined, /cannot read matrix file .*matrix\.json: ENOENT/],
       ['not JSON', '{"format": "kasync-matrix/1", ', /not a kasync matrix file: invalid JSON/],
-      ['other format', JSON.stringify({ format: 'x', columns: [] }), /file\.format is "x", expected "kasync-matrix\/1"/],
+      [
+        'other format',
+        JSON.stringify({ format: 'x', columns: [] }),
+        /file\.format is "x", expected "kasync-matrix\/1"/,
+      ],
       ['no columns', JSON.stringify({ format: 'kasync-matrix/1' }), /file\.columns is missing/],
-      ['bad status', JSON.stringify(good).replace('"status":"fail"', '"status":"FAIL"'), /columns\[0\]\.run\.tests\[1\]\.status must be 'pass', 'fail' or 'skip'/],
-      ['bad log', JSON.stringify(good).replace('"logs/a.log"', '7'), /columns\[1\]\.logs\["uring\.a"\] must be a string/],
-      ['empty kernel', JSON.stringify({ ...good, columns: [{ kernel: '' }] }), /columns\[0\]\.kernel must not be empty/],
+      [
+        'bad status',
+        JSON.stringify(good).replace('"status":"fail"', '"status":"FAIL"'),
+        /columns\[0\]\.run\.tests\[1\]\.status must be 'pass', 'fail' or 'skip'/,
+      ],
+      [
+        'bad log',
+        JSON.stringify(good).replace('"logs/a.log"', '7'),
+        /columns\[1\]\.logs\["uring\.a"\] must be a string/,
+      ],
+      [
+        'empty kernel',
+        JSON.stringify({ ...good, columns: [{ kernel: '' }] }),
+        /columns\[0\]\.kernel must not be empty/,
+      ],
     ];
     for (const [what, text, message] of cases) {
       fs.rmSync(file, { force: true });
@@ -303,12 +336,24 @@ function browserColumns(): MatrixColumn[] {
   const fsync = (status: TestResult['status'], reason?: string) =>
     result({ id: 'aio.fsync.durable', status, reason, ops: ['aio.FSYNC'] });
   const nasty = (status: TestResult['status']) =>
-    result({ id: 'aio.poll.ready', title: NASTY, status, reason: status === 'pass' ? undefined : NASTY, ops: ['aio.POLL'] });
+    result({
+      id: 'aio.poll.ready',
+      title: NASTY,
+      status,
+      reason: status === 'pass' ? undefined : NASTY,
+      ops: ['aio.POLL'],
+    });
   return [
     {
       kernel: 'host',
       release: '6.6.0-kasync-host',
-      run: runOf('6.6.0', [read('pass'), cancel('pass'), fsync('skip', 'no FSYNC on tmpfs'), nasty('pass'), ...fillers]),
+      run: runOf('6.6.0', [
+        read('pass'),
+        cancel('pass'),
+        fsync('skip', 'no FSYNC on tmpfs'),
+        nasty('pass'),
+        ...fillers,
+      ]),
     },
     {
       kernel: 'debian:6.1',
@@ -415,7 +460,9 @@ describe(`matrix: matrix.html in headless Chromium${NO_CHROMIUM ? ` (skipped: ${
 
   it('has one cell per row and kernel, each coloured for its status', async () => {
     const rows = await page.locator('#matrix tbody tr').count();
-    expect(rows).to.equal(matrix.rows.length).and.equal(FILLERS.length + 4);
+    expect(rows)
+      .to.equal(matrix.rows.length)
+      .and.equal(FILLERS.length + 4);
     expect(await page.locator('#matrix td.cell').count()).to.equal(rows * KERNELS.length);
     const status = (k: string, id: string) =>
       page.locator(`tr[data-id="${id}"] td.cell[data-kernel="${k}"]`).getAttribute('data-status');
@@ -446,9 +493,13 @@ describe(`matrix: matrix.html in headless Chromium${NO_CHROMIUM ? ` (skipped: ${
 
   it('shows titles as text and reasons as cell titles', async () => {
     expect(await page.locator('tr[data-id="aio.poll.ready"] .title').textContent()).to.equal(NASTY);
-    const title = await page.locator('tr[data-id="aio.poll.ready"] td.cell[data-kernel="debian:6.1"]').getAttribute('title');
+    const title = await page
+      .locator('tr[data-id="aio.poll.ready"] td.cell[data-kernel="debian:6.1"]')
+      .getAttribute('title');
     expect(title).to.equal(`aio.poll.ready on debian:6.1: FAIL — ${NASTY}`);
-    const error = await page.locator('tr[data-id="aio.fsync.durable"] td.cell[data-kernel="debian:6.1"]').getAttribute('title');
+    const error = await page
+      .locator('tr[data-id="aio.fsync.durable"] td.cell[data-kernel="debian:6.1"]')
+      .getAttribute('title');
     expect(error).to.include('target: executor lost');
     const totals = page.locator('tfoot td.total[data-kernel="debian:6.1"]');
     expect(await totals.getAttribute('data-fail')).to.equal('2');
@@ -456,7 +507,8 @@ describe(`matrix: matrix.html in headless Chromium${NO_CHROMIUM ? ` (skipped: ${
   });
 
   it('hides rows that do not match the text filter, the interface or the operation', async () => {
-    const visible = () => page.locator('#matrix tbody tr:visible').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')));
+    const visible = () =>
+      page.locator('#matrix tbody tr:visible').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-id')));
     await page.locator('input#filter').fill('cancel');
     expect(await visible()).to.deep.equal(['uring.cancel.userdata']);
     await page.locator('input#filter').fill('');

@@ -15,20 +15,53 @@ import { decodeTrace } from '../program/trace';
 import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
 import { UsageError } from './usage';
+import type { Capabilities } from '../target/caps';
+import { VmTarget } from '../target/vm';
+import { isHostKernel, resolveKernel } from '../vm/kernels';
+import type { ScratchFs } from '../vm/qemu';
+import { killAllVms } from '../vm/qemu';
+import { registerKernels } from './kernels';
 
 export { UsageError };
 
-function makeTarget(name: string): Target {
-  if (name === 'local') return new LocalTarget();
-  if (name === 'child') return new ChildTarget();
-  throw new UsageError(`unknown target '${name}' (local, child)`);
+/** Where programs run, as the options name it. */
+interface TargetOpts {
+  target: string;
+  kernel?: string;
+  modules?: string;
+  fs?: string;
+  logDir?: string;
+}
+
+const SCRATCH_FS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const;
+
+async function makeTarget(o: TargetOpts): Promise<Target> {
+  if (o.kernel && !isHostKernel(o.kernel)) {
+    if (o.fs && !(SCRATCH_FS as readonly string[]).includes(o.fs)) throw new UsageError(`unknown --fs '${o.fs}' (${SCRATCH_FS.join(', ')})`);
+    const kernel = await resolveKernel(o.kernel, { modules: o.modules, log: (l) => process.stderr.write(l + '\n') });
+    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, log: (l) => process.stderr.write(`kasync: ${l}\n`) });
+  }
+  if (o.modules) throw new UsageError('--modules goes with --kernel PATH');
+  if (o.fs && o.fs !== 'tmpfs') throw new UsageError('--fs needs --kernel: on the host, set KASYNC_SCRATCH to a directory on that filesystem');
+  if (o.target === 'local') return new LocalTarget();
+  if (o.target === 'child') return new ChildTarget();
+  throw new UsageError(`unknown target '${o.target}' (local, child)`);
 }
 
 const targetOption = () =>
-  new Option('-t, --target <name>', 'where programs run: local (in-process) or child (kasync-exec)').default('local');
+  new Option('-t, --target <name>', 'where programs run on the host: local (in-process) or child (kasync-exec)').default('local');
 
-async function withTarget<T>(name: string, f: (t: Target) => Promise<T>): Promise<T> {
-  const t = makeTarget(name);
+/** The options that pick a kernel: `host` (default) or a VM of another one. */
+function kernelOptions(c: Command): Command {
+  return c
+    .addOption(targetOption())
+    .option('-k, --kernel <spec>', 'host, debian:6.1, debian:6.12, debian:6.12-rt or a bzImage path: runs in a qemu VM of it')
+    .option('--modules <dir>', "with --kernel PATH: the kernel's modules (INSTALL_MOD_PATH or lib/modules/<release>)")
+    .option('--fs <type>', `the VM's scratch filesystem: ${SCRATCH_FS.join(', ')}`);
+}
+
+async function withTarget<T>(o: TargetOpts, f: (t: Target) => Promise<T>): Promise<T> {
+  const t = await makeTarget(o);
   try {
     return await f(t);
   } finally {
@@ -46,6 +79,14 @@ function writeOut(text: string, file?: string): void {
   } else process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }
 
+/** The line a run starts with: which kernel, where, and what its probe found. */
+function runHeader(t: Target, caps: Capabilities): string {
+  const uring = caps.uring.available ? `io_uring ${caps.uring.ops.filter((x) => x.supported).length} opcodes supported` : `io_uring unavailable`;
+  const aio = caps.aio.available ? `AIO ${caps.aio.ops.filter((x) => x.supported).length} opcodes` : 'AIO unavailable';
+  const slow = t.slowdown && t.slowdown !== 1 ? `, timeouts x${t.slowdown.toFixed(1)}` : '';
+  return `kernel ${caps.kernel} (${t.name}${slow}): ${uring}, ${aio}`;
+}
+
 function progressLine(t: TestResult, done: number, total: number, tty: boolean): string {
   const mark = t.status === 'pass' ? 'ok  ' : t.status === 'fail' ? 'FAIL' : 'skip';
   const extra = t.status === 'skip' ? ` (${t.reason})` : t.status === 'fail' ? ` — ${t.reason}` : '';
@@ -60,25 +101,22 @@ export function buildCli(): Command {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  program
-    .command('probe')
-    .description('what the kernel supports: io_uring opcodes and setup flags, AIO opcodes by trial, sysctls')
-    .addOption(targetOption())
+  kernelOptions(
+    program.command('probe').description('what the kernel supports: io_uring opcodes and setup flags, AIO opcodes by trial, sysctls'),
+  )
     .option('--json', 'one JSON document')
-    .action(async (o: { target: string; json?: boolean }) => {
-      const caps = await withTarget(o.target, (t) => t.probe());
+    .action(async (o: TargetOpts & { json?: boolean }) => {
+      const caps = await withTarget(o, (t) => t.probe());
       writeOut(o.json ? JSON.stringify(probeJson(caps)) : formatProbe(caps));
     });
 
-  program
-    .command('run')
-    .description('run the conformance suites against the running kernel')
-    .addOption(targetOption())
+  kernelOptions(program.command('run').description('run the conformance suites against the running kernel or, with --kernel, a VM of another'))
+    .option('--log-dir <dir>', 'with --kernel: keep the console logs here')
     .option('-r, --reporter <name>', `spec | ${reporterNames.filter((r) => r !== 'spec').join(' | ')}`, 'spec')
     .option('-o, --output <file>', 'write the report to a file')
     .option('-g, --grep <regexp>', 'only tests whose title matches')
     .option('-s, --suite <names>', 'only these suites, comma-separated')
-    .action(async (o: { target: string; reporter: string; output?: string; grep?: string; suite?: string }) => {
+    .action(async (o: TargetOpts & { reporter: string; output?: string; grep?: string; suite?: string }) => {
       const reporter = o.reporter;
       if (!isReporterName(reporter)) throw new UsageError(`unknown reporter '${reporter}' (${reporterNames.join(', ')})`);
       let grep: RegExp | undefined;
@@ -91,8 +129,9 @@ export function buildCli(): Command {
       if (present.length === 0) throw new UsageError('no compiled suites under dist/suites: run npm ci (or npm run build)');
       const suites = o.suite ? o.suite.split(',').map((s) => s.trim()) : undefined;
       for (const s of suites ?? []) if (!present.includes(s)) throw new UsageError(`unknown suite '${s}' (${present.join(', ')})`);
-      const code = await withTarget(o.target, async (target) => {
+      const code = await withTarget(o, async (target) => {
         const caps = await target.probe();
+        process.stderr.write(`kasync: ${runHeader(target, caps)}\n`);
         const wantsUring = (suites ?? present).includes('uring');
         if (wantsUring && !caps.uring.available)
           throw new UsageError(`io_uring is unavailable here (${caps.uring.reason}); run --suite with the others or enable it`);
@@ -116,9 +155,8 @@ export function buildCli(): Command {
   program
     .command('exec')
     .description('run one wire program from a file (native/WIRE.md) and print its trace as JSON')
-    .argument('<file>', 'program file')
-    .addOption(targetOption())
-    .action(async (file: string, o: { target: string }) => {
+    .argument('<file>', 'program file');
+  kernelOptions(program.commands[program.commands.length - 1]).action(async (file: string, o: TargetOpts) => {
       let bytes: Buffer;
       try {
         bytes = fs.readFileSync(file);
@@ -131,7 +169,7 @@ export function buildCli(): Command {
       } catch (e) {
         throw new UsageError(`${file} is not a valid kasync program: ${(e as Error).message}`);
       }
-      const trace = await withTarget(o.target, async (t) => decodeTrace(await t.runWire(bytes, deadline)));
+      const trace = await withTarget(o, async (t) => decodeTrace(await t.runWire(bytes, deadline)));
       writeOut(JSON.stringify(trace, (_k, v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v)));
       if (trace.status === 'error') throw new UsageError(`program rejected by the executor: ${trace.message}`);
     });
@@ -145,11 +183,19 @@ export function buildCli(): Command {
       writeOut(o.json ? JSON.stringify(d) : formatDoctor(d));
     });
 
+  registerKernels(program);
   return program;
 }
 
 /** Entry point: returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Ctrl-C, a terminal hangup or a kill: no qemu may outlive us
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.once(sig, () => {
+      killAllVms();
+      process.stderr.write(`kasync: ${sig}: stopped\n`);
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
   try {
     await buildCli().parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

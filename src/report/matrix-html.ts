@@ -1,19 +1,22 @@
 import type { CellStatus, Matrix, MatrixCell, MatrixKernel, MatrixRow } from './matrix';
 
 /** Cell colours (background, text) by status; the page's CSS is generated from this table. */
-export const STATUS_COLOURS: Readonly<Record<CellStatus | 'NONE', { background: string; color: string }>> = Object.freeze({
-  FAIL: { background: '#d32f2f', color: '#ffffff' },
-  ERROR: { background: '#7b1fa2', color: '#ffffff' },
-  PASS: { background: '#2e7d32', color: '#ffffff' },
-  SKIP: { background: '#bdbdbd', color: '#212121' },
-  NONE: { background: '#ffffff', color: '#9e9e9e' },
-});
+export const STATUS_COLOURS: Readonly<Record<CellStatus | 'NONE', { background: string; color: string }>> =
+  Object.freeze({
+    FAIL: { background: '#d32f2f', color: '#ffffff' },
+    ERROR: { background: '#7b1fa2', color: '#ffffff' },
+    PASS: { background: '#2e7d32', color: '#ffffff' },
+    SKIP: { background: '#bdbdbd', color: '#212121' },
+    NONE: { background: '#ffffff', color: '#9e9e9e' },
+  });
 
 /** A relative path as a URL path: each segment percent-encoded, so `#`, `?` or `a:b` stay part of the path. */
 export function linkHref(relativePath: string): string {
   return relativePath
     .split(/[\\/]/)
-    .map((segment) => encodeURIComponent(segment).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    )
     .join('/');
 }
 
@@ -38,13 +41,15 @@ function css(): string {
     .join('\n');
   return `
 body { font: 13px/1.35 system-ui, sans-serif; margin: 0; color: #212121; }
-header { padding: 8px 12px; background: #fafafa; border-bottom: 1px solid #ddd; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
+header { padding: 8px 12px; background: #fafafa; border-bottom: 1px solid #ddd; }
+header { display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
 header h1 { font-size: 16px; margin: 0 12px 0 0; }
 #grid { overflow: auto; max-height: calc(100vh - 48px); }
 table#matrix { border-collapse: separate; border-spacing: 0; }
 #matrix th, #matrix td { border-bottom: 1px solid #e0e0e0; border-right: 1px solid #e0e0e0; padding: 3px 6px; }
-#matrix thead th { position: sticky; top: 0; z-index: 2; background: #f5f5f5; vertical-align: bottom; text-align: center; }
-#matrix thead th.name, #matrix tbody th.name { position: sticky; left: 0; z-index: 1; background: #fff; text-align: left; }
+#matrix thead th { position: sticky; top: 0; z-index: 2; background: #f5f5f5; }
+#matrix thead th { vertical-align: bottom; text-align: center; }
+#matrix th.name { position: sticky; left: 0; z-index: 1; background: #fff; text-align: left; }
 #matrix thead th.name { z-index: 3; background: #f5f5f5; }
 #matrix tbody th.name { font-weight: normal; max-width: 46em; }
 th.kernel .release { display: block; font-weight: normal; color: #616161; font-size: 11px; }
@@ -53,8 +58,9 @@ th.name code { display: block; color: #757575; font-size: 11px; }
 td.suite { color: #616161; }
 td.cell { text-align: center; font-weight: 600; min-width: 5em; }
 td.cell a { color: inherit; }
-#matrix tfoot td, #matrix tfoot th { position: sticky; bottom: 0; z-index: 2; background: #f5f5f5; font-size: 11px; text-align: center; }
-#matrix tfoot th.name { z-index: 3; }
+#matrix tfoot td, #matrix tfoot th { position: sticky; bottom: 0; z-index: 2; background: #f5f5f5; }
+#matrix tfoot td { font-size: 11px; text-align: center; }
+#matrix tfoot th.name { z-index: 3; background: #f5f5f5; }
 .legend span { padding: 1px 6px; border-radius: 3px; }
 ${colours}
 ${Object.entries(STATUS_COLOURS)
@@ -92,13 +98,16 @@ const SCRIPT = `
 `;
 
 function options(values: string[], all: string): string {
-  return [`<option value="">${e(all)}</option>`, ...values.map((v) => `<option value="${e(v)}">${e(v)}</option>`)].join('');
+  return [`<option value="">${e(all)}</option>`, ...values.map((v) => `<option value="${e(v)}">${e(v)}</option>`)].join(
+    '',
+  );
 }
 
 function kernelHeader(k: MatrixKernel): string {
   const release = k.release ? `<span class="release">${e(k.release)}</span>` : '';
   const error = k.error ? `<span class="error" title="${e(k.error)}">could not run</span>` : '';
-  return `<th class="kernel" scope="col" data-kernel="${e(k.kernel)}"><span class="label">${e(k.kernel)}</span>${release}${error}</th>`;
+  const label = `<span class="label">${e(k.kernel)}</span>`;
+  return `<th class="kernel" scope="col" data-kernel="${e(k.kernel)}">${label}${release}${error}</th>`;
 }
 
 function cellHtml(row: MatrixRow, k: MatrixKernel, cell: MatrixCell | null): string {
@@ -111,8 +120,10 @@ function cellHtml(row: MatrixRow, k: MatrixKernel, cell: MatrixCell | null): str
 
 function totalsCell(k: MatrixKernel): string {
   const t = k.totals;
-  const data = `data-kernel="${e(k.kernel)}" data-pass="${t.PASS}" data-fail="${t.FAIL}" data-error="${t.ERROR}" data-skip="${t.SKIP}"`;
-  const text = `${t.PASS} pass · ${t.FAIL} fail · ${t.ERROR} error · ${t.SKIP} skip${t.absent ? ` · ${t.absent} —` : ''}`;
+  const counts = `data-pass="${t.PASS}" data-fail="${t.FAIL}" data-error="${t.ERROR}" data-skip="${t.SKIP}"`;
+  const data = `data-kernel="${e(k.kernel)}" ${counts}`;
+  const absent = t.absent ? ` · ${t.absent} —` : '';
+  const text = `${t.PASS} pass · ${t.FAIL} fail · ${t.ERROR} error · ${t.SKIP} skip${absent}`;
   const console = k.consoleLog ? `<br><a href="${e(linkHref(k.consoleLog))}">console log</a>` : '';
   return `<td class="total" ${data}>${text}${console}</td>`;
 }
@@ -130,9 +141,12 @@ export function toMatrixHtml(matrix: Matrix): string {
     const id = row.title === row.id ? '' : `<code class="id">${e(row.id)}</code>`;
     const name = `<th class="name" scope="row"><span class="title">${e(row.title)}</span>${id}</th>`;
     const cells = matrix.kernels.map((k, i) => cellHtml(row, k, matrix.cells[r][i])).join('');
-    const data = `data-id="${e(row.id)}" data-suite="${e(row.suite)}" data-ops="${e(row.ops.join(' '))}" data-text="${e(text)}"`;
+    const ops = e(row.ops.join(' '));
+    const data = `data-id="${e(row.id)}" data-suite="${e(row.suite)}" data-ops="${ops}" data-text="${e(text)}"`;
     return `<tr ${data}>${name}<td class="suite">${e(row.suite)}</td>${cells}</tr>`;
   });
+  const kernelHeads = matrix.kernels.map(kernelHeader).join('');
+  const totals = matrix.kernels.map(totalsCell).join('');
   const legend = (['FAIL', 'ERROR', 'PASS', 'SKIP'] as const).map((s) => `<span class="${s}">${s}</span>`).join(' ');
   return `<!DOCTYPE html>
 <html lang="en">
@@ -154,11 +168,11 @@ export function toMatrixHtml(matrix: Matrix): string {
 </header>
 <div id="grid">
 <table id="matrix">
-<thead><tr><th class="name" scope="col">Test</th><th scope="col">Interface</th>${matrix.kernels.map(kernelHeader).join('')}</tr></thead>
+<thead><tr><th class="name" scope="col">Test</th><th scope="col">Interface</th>${kernelHeads}</tr></thead>
 <tbody>
 ${body.join('\n')}
 </tbody>
-<tfoot><tr id="totals"><th class="name" scope="row">Totals</th><td></td>${matrix.kernels.map(totalsCell).join('')}</tr></tfoot>
+<tfoot><tr id="totals"><th class="name" scope="row">Totals</th><td></td>${totals}</tr></tfoot>
 </table>
 </div>
 <script>${SCRIPT}</script>

@@ -157,7 +157,16 @@ function columnVerdicts(column: MatrixColumn, rows: MatrixRow[]): Map<string, Ve
 function resultOf(row: MatrixRow, cell: Verdict): TestResult {
   if (cell.result && (cell.status !== 'ERROR' || cell.result.status === 'fail')) return cell.result;
   const reason = cell.reason?.startsWith(INFRA_PREFIX) ? cell.reason : `${INFRA_PREFIX} ${cell.reason ?? 'not run'}`;
-  return { id: row.id, title: row.title, suite: row.suite, ops: row.ops, rule: row.rule, status: 'fail', reason, durationMs: 0 };
+  return {
+    id: row.id,
+    title: row.title,
+    suite: row.suite,
+    ops: row.ops,
+    rule: row.rule,
+    status: 'fail',
+    reason,
+    durationMs: 0,
+  };
 }
 
 function mergedRun(label: string, release: string | undefined, runs: RunResult[], tests: TestResult[]): RunResult {
@@ -336,7 +345,8 @@ const strings: Check = (v, where) => {
   v.forEach((s, i) => str(s, `${where}[${i}]`));
 };
 const status: Check = (v, where) =>
-  (['pass', 'fail', 'skip'] satisfies Status[] as unknown[]).includes(v) || fail(where, "must be 'pass', 'fail' or 'skip'");
+  (['pass', 'fail', 'skip'] satisfies Status[] as unknown[]).includes(v) ||
+  fail(where, "must be 'pass', 'fail' or 'skip'");
 
 /** Checks an object's fields: required ones must be present, optional ones may be absent. */
 function fields(v: unknown, where: string, required: Record<string, Check>, optional: Record<string, Check> = {}) {
@@ -395,7 +405,9 @@ export function readMatrixColumns(file: string, relativeTo?: string): MatrixColu
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`cannot read matrix file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(
+      `cannot read matrix file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let data: unknown;
   try {

@@ -4,7 +4,7 @@
  */
 import type { Capabilities } from '../target/caps';
 import { aioSupports, uringSupports } from '../target/caps';
-import type { Target } from '../target/target';
+import type { KernelFinding, Target } from '../target/target';
 import { suiteTarget } from './context';
 
 /** What a test needs beyond its ops. */
@@ -31,6 +31,22 @@ export interface TestContext {
   caps: Capabilities;
   /** A scratch directory on the target's filesystem, removed after the test. */
   scratch: string;
+}
+
+/** The kernel reported a bug while the test ran. */
+export class KernelReportError extends Error {
+  constructor(
+    readonly reports: KernelFinding[],
+    readonly failure?: unknown,
+  ) {
+    const also = failure instanceof Error ? `; the test also failed: ${failure.message.split('\n')[0]}` : '';
+    super(`kernel report: ${reports.map((r) => r.title).join('; ')}${also}\n${reports.map((r) => r.text).join('\n')}`);
+  }
+
+  /** Titles, for the report's kernelReport field. */
+  get kernelReport(): string {
+    return this.reports.map((r) => r.title).join('; ');
+  }
 }
 
 /** Metadata of registered tests, read by the runner's reporter. */
@@ -66,12 +82,19 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
       SKIP_REASONS.set(this.test!, why);
       this.skip();
     }
+    await target.checkKernel?.(); // what came before this test is not its doing
     const scratch = await target.makeScratch();
+    let failure: unknown;
     try {
       await body({ target, caps, scratch });
-    } finally {
-      await target.removeScratch(scratch);
+    } catch (e) {
+      failure = e;
     }
+    await target.removeScratch(scratch).catch((e) => (failure ??= e));
+    // a kernel report fails the test even if its assertions passed (DESIGN.md, Kernel health)
+    const reports = (await target.checkKernel?.()) ?? [];
+    if (reports.length) throw new KernelReportError(reports, failure);
+    if (failure) throw failure;
   });
   test.timeout(meta.timeoutMs ?? 30_000);
   TEST_META.set(test, meta);

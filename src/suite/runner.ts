@@ -68,7 +68,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
   const files = suiteFiles(root, opts.suites);
   const results: TestResult[] = [];
   const started = Date.now();
-  const slowdown = opts.slowdown ?? 1;
+  const slowdown = opts.slowdown ?? opts.target.slowdown ?? 1; // known once the probe has run
 
   class Collector {
     constructor(runner: Mocha.Runner) {
@@ -91,6 +91,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
           durationMs: t.duration ?? 0,
         };
         if (timedOut) r.timedOut = true;
+        const kr = (err as { kernelReport?: unknown } | undefined)?.kernelReport;
+        if (typeof kr === 'string') r.kernelReport = kr;
         results.push(r);
         opts.onTest?.(r, results.length, total);
       };

@@ -10,6 +10,17 @@ import type { Capabilities } from './caps';
 /** A failure of the target itself (executor missing, died, stopped answering): never a skip. */
 export class TargetError extends Error {}
 
+/** A kernel report (BUG, WARNING, KASAN, hung task…) seen on a VM's console. */
+export interface KernelFinding {
+  /** syzkaller-style title: `'WARNING in io_req_task_work_add'`. */
+  title: string;
+  kind: string;
+  /** The report's console lines. */
+  text: string;
+  /** The program (agent run number) it followed, when known. */
+  run?: number;
+}
+
 /** The interface every target implements. */
 export interface Target {
   /** 'local', 'child', 'vm:<kernel>'. */
@@ -24,6 +35,10 @@ export interface Target {
   makeScratch(): Promise<string>;
   /** Remove a scratch directory made by `makeScratch`. */
   removeScratch(dir: string): Promise<void>;
+  /** How much slower than the host this target runs (timeouts are multiplied by it); 1 if unknown. */
+  readonly slowdown?: number;
+  /** Kernel reports that appeared since the last call (VM targets; hosts have no console to read). */
+  checkKernel?(): Promise<KernelFinding[]>;
   /** Release the executor. */
   close(): Promise<void>;
 }

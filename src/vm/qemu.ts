@@ -32,8 +32,10 @@ export type ScratchFs = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs';
 export interface VmOptions {
   kernel: KernelImage;
   initramfs: string;
-  /** Directory for the agent socket, console.log and disk images (the caller removes it). */
+  /** Directory for the agent socket (the caller removes it). */
   workDir: string;
+  /** Where the console goes (default workDir/console.log); appended to. */
+  consoleLog?: string;
   fs?: ScratchFs;
   /** A raw disk image attached as /dev/vda (the scratch filesystem when fs is not tmpfs). */
   disk?: string;
@@ -112,7 +114,7 @@ export class Vm {
   private readonly logFd: number;
 
   constructor(readonly opts: VmOptions) {
-    this.consoleLog = path.join(opts.workDir, 'console.log');
+    this.consoleLog = opts.consoleLog ?? path.join(opts.workDir, 'console.log');
     this.logFd = fs.openSync(this.consoleLog, 'a');
   }
 

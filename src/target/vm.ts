@@ -1,0 +1,230 @@
+/**
+ * The VM target: the same programs, run by `kasync-exec --agent` inside qemu booted with a
+ * candidate kernel. One VM serves a whole run; it is rebooted after a kernel report, a hang or a
+ * crash, and the test that caused it fails with the console tail.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { SYSCALLS } from '../abi';
+import { Program } from '../program/builder';
+import type { TraceView } from '../program/trace';
+import { attributeReports, classifyHang } from '../vm/console';
+import { buildInitramfs } from '../vm/initramfs';
+import { BASE_MODULES, FS_MODULES, resolveModules } from '../vm/modules';
+import { makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
+import type { KernelImage } from '../vm/types';
+import { cachedProbe } from './host';
+import { LocalTarget } from './local';
+import { KernelFinding, Target, view } from './target';
+
+/** How to run a VM target. */
+export interface VmTargetOptions {
+  kernel: KernelImage;
+  fs?: ScratchFs;
+  /** Keep console logs here (`<kernel>-boot<n>.log`); default: a temp dir removed on close. */
+  logDir?: string;
+  memoryMb?: number;
+  /** Progress lines (boot, reboot, slowdown). */
+  log?: (line: string) => void;
+  /** Skip measuring the slowdown (tests that only need the VM). */
+  slowdown?: number;
+}
+
+/** Time a program gets past its deadline, on the host, before the VM counts as hung (scaled). */
+const GRACE_MS = 5000;
+/** Console lines kept with a hang or crash. */
+const TAIL_LINES = 40;
+
+/** Runs programs in a VM of a candidate kernel. */
+export class VmTarget implements Target {
+  readonly name: string;
+  slowdown = 1;
+  readonly probe = cachedProbe(this);
+  /** Console logs of every boot, in order. */
+  readonly consoleLogs: string[] = [];
+  /** Boot-to-agent-ready times, ms. */
+  readonly bootTimes: number[] = [];
+  private vm?: Vm;
+  private booting?: Promise<Vm>;
+  private readonly workDir: string;
+  private readonly logDir: string;
+  private runNo = 0;
+  /** Console offset up to which reports were already taken. */
+  private checkedTo = 0;
+  private initramfs?: string;
+  private calibrated = false;
+  private readonly scratchOwner = new Map<string, Vm>();
+
+  constructor(private readonly opts: VmTargetOptions) {
+    this.name = `vm:${opts.kernel.spec}`;
+    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-vm-'));
+    this.logDir = opts.logDir ?? this.workDir;
+    if (opts.slowdown) {
+      this.slowdown = opts.slowdown;
+      this.calibrated = true;
+    }
+  }
+
+  /** The running VM, booting one if needed. */
+  async ensureVm(): Promise<Vm> {
+    if (this.vm && !this.vm.exited) return this.vm;
+    this.booting ??= this.boot().finally(() => (this.booting = undefined));
+    return this.booting;
+  }
+
+  private async boot(): Promise<Vm> {
+    const k = this.opts.kernel;
+    const fsType = this.opts.fs ?? 'tmpfs';
+    if (!this.initramfs) {
+      const plan = k.modulesDir ? await resolveModules(k.modulesDir, [...BASE_MODULES, ...FS_MODULES[fsType]]) : { load: [] };
+      this.initramfs = buildInitramfs({ modules: plan.load });
+    }
+    let disk: string | undefined;
+    if (fsType !== 'tmpfs') {
+      disk = path.join(this.workDir, `scratch.${fsType}.img`);
+      makeDiskImage(disk, fsType);
+    }
+    fs.mkdirSync(this.logDir, { recursive: true });
+    const consoleLog = path.join(this.logDir, `${k.spec.replace(/[^a-zA-Z0-9.-]/g, '_')}-boot${this.consoleLogs.length + 1}.log`);
+    this.consoleLogs.push(consoleLog);
+    const vm = new Vm({
+      kernel: k,
+      initramfs: this.initramfs,
+      workDir: this.workDir,
+      consoleLog,
+      fs: fsType,
+      disk,
+      memoryMb: this.opts.memoryMb,
+      log: this.opts.log,
+    });
+    this.runNo = 0;
+    this.checkedTo = 0;
+    try {
+      await vm.start();
+    } catch (e) {
+      await vm.reaped();
+      throw e;
+    }
+    this.vm = vm;
+    this.bootTimes.push(vm.bootMs);
+    if (!this.calibrated) {
+      this.calibrated = true;
+      this.slowdown = await this.measureSlowdown(vm);
+      this.opts.log?.(`the VM runs ${this.slowdown.toFixed(1)}x slower than the host: timeouts are scaled by that`);
+    }
+    return vm;
+  }
+
+  /** Same syscall-heavy program here and in the VM; the ratio of their executor-measured spans. */
+  private async measureSlowdown(vm: Vm): Promise<number> {
+    const p = new Program({ deadlineMs: 10_000 });
+    for (let i = 0; i < 400; i++) p.main.syscall(SYSCALLS.getpid, []);
+    const span = (v: TraceView) => {
+      const s = v.trace.steps;
+      return Number(s[s.length - 1].t1Ns - s[0].t0Ns);
+    };
+    const local = new LocalTarget();
+    try {
+      const best = async (run: () => Promise<TraceView>) => Math.min(...(await Promise.all([run(), run(), run()].map(async (r) => span(await r)))));
+      const host = await best(() => local.run(p));
+      const guest = await best(async () => view((await this.exchange(vm, p.encode(), 10_000))!));
+      return Math.min(100, Math.max(1, guest / Math.max(host, 1)));
+    } finally {
+      await local.close();
+    }
+  }
+
+  private async exchange(vm: Vm, program: Buffer, waitMs: number): Promise<Buffer | null> {
+    this.runNo++;
+    return vm.request(program, waitMs);
+  }
+
+  async runWire(program: Buffer, deadlineMs: number): Promise<Buffer> {
+    const vm = await this.ensureVm();
+    const from = vm.consoleEnd;
+    const waitMs = (deadlineMs + GRACE_MS) * this.slowdown;
+    let trace: Buffer | null;
+    try {
+      trace = await this.exchange(vm, program, waitMs);
+    } catch (e) {
+      if (!(e instanceof VmError)) throw e;
+      // qemu went away under the program: a panic (panic=-1 reboots, -no-reboot exits) or worse
+      await vm.reaped();
+      const found = attributeReports(vm.since(from)).map((r) => r.report);
+      const what = found.length ? `kernel crashed: ${found[0].title}` : `VM lost: ${e.message}`;
+      throw new VmError(`${what} (program ${this.runNo}; the VM will be rebooted)\nconsole tail:\n${vm.tail(TAIL_LINES, from)}`, vm.tail(TAIL_LINES, from));
+    }
+    if (trace) return trace;
+    // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
+    const tail = vm.tail(TAIL_LINES, from);
+    const kind = classifyHang(vm.since(from));
+    vm.kill();
+    await vm.reaped();
+    throw new VmError(
+      `hang (${kind}): program ${this.runNo} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one\nconsole tail:\n${tail}`,
+      tail,
+    );
+  }
+
+  async run(p: Program): Promise<TraceView> {
+    // the agent enforces the program's own deadline: stretch it by the VM's slowdown
+    const saved = p.deadlineMs;
+    p.deadlineMs = Math.ceil(saved * this.slowdown);
+    let bytes: Buffer;
+    try {
+      bytes = p.encode();
+    } finally {
+      p.deadlineMs = saved;
+    }
+    return view(await this.runWire(bytes, p.deadlineMs));
+  }
+
+  async makeScratch(): Promise<string> {
+    const vm = await this.ensureVm();
+    const dir = await vm.control('mkscratch');
+    this.scratchOwner.set(dir, vm);
+    return dir;
+  }
+
+  async removeScratch(dir: string): Promise<void> {
+    const vm = this.scratchOwner.get(dir);
+    this.scratchOwner.delete(dir);
+    // a scratch dir of a VM that has since gone (crash, hang, report) went with it
+    if (!vm || vm !== this.vm || vm.exited) return;
+    await vm.control(`rmscratch ${dir}`);
+  }
+
+  /** Reports on the console since the last call; a report means a fresh VM for what follows. */
+  async checkKernel(): Promise<KernelFinding[]> {
+    const vm = this.vm;
+    if (!vm) return [];
+    // a report may still be printing: wait until the console has been quiet for a moment
+    const until = Date.now() + 2000;
+    for (let end = -1; end !== vm.consoleEnd && Date.now() < until; ) {
+      end = vm.consoleEnd;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const text = vm.since(this.checkedTo);
+    this.checkedTo = vm.consoleEnd;
+    const found = attributeReports(text).map(({ run, report }) => ({ title: report.title, kind: report.kind, text: report.text, run }));
+    if (found.length && !vm.exited) {
+      this.opts.log?.(`kernel report "${found[0].title}": rebooting the VM`);
+      await vm.stop();
+    }
+    return found;
+  }
+
+  /** The release the VM booted (after the first boot). */
+  get release(): string | undefined {
+    return this.vm?.release;
+  }
+
+  async close(): Promise<void> {
+    await this.booting?.catch(() => undefined);
+    const vm = this.vm;
+    this.vm = undefined;
+    await vm?.stop();
+    fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
