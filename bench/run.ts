@@ -3,9 +3,11 @@
  * is one JSON object with its figures.
  */
 import { benchExecutor } from './executor';
+import { benchVm } from './vm';
 
-const BENCHES: Record<string, (log: (s: string) => void) => Promise<Record<string, number>>> = {
+const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Promise<Record<string, number>>> = {
   executor: benchExecutor,
+  vm: (log, args) => benchVm(log, args.length ? args : undefined),
 };
 
 async function main(): Promise<number> {
@@ -14,7 +16,7 @@ async function main(): Promise<number> {
     process.stderr.write(`usage: npm run bench -- <name>   (${Object.keys(BENCHES).join(', ')})\n`);
     return 2;
   }
-  const figures = await BENCHES[name]((s) => process.stderr.write(s + '\n'));
+  const figures = await BENCHES[name]((s) => process.stderr.write(s + '\n'), process.argv.slice(3));
   process.stdout.write(JSON.stringify({ bench: name, ...figures }) + '\n');
   return 0;
 }

@@ -29,6 +29,7 @@ export const SYSCALLS = Object.freeze({
   dup: 32,
   nanosleep: 35,
   getpid: 39,
+  getppid: 110,
   socket: 41,
   connect: 42,
   sendto: 44,

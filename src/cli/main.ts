@@ -21,6 +21,7 @@ import { isHostKernel, resolveKernel } from '../vm/kernels';
 import type { ScratchFs } from '../vm/qemu';
 import { killAllVms } from '../vm/qemu';
 import { registerKernels } from './kernels';
+import { registerMatrix } from './matrix';
 
 export { UsageError };
 
@@ -184,6 +185,7 @@ export function buildCli(): Command {
     });
 
   registerKernels(program);
+  registerMatrix(program);
   return program;
 }
 

@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
 import { SUITES_DIST } from '../paths';
+import { fnv1a32 } from '../program/pattern';
 import type { RunResult, TestResult } from '../report/model';
 import { totalsOf } from '../report/model';
 import type { Target } from '../target/target';
@@ -23,6 +24,8 @@ export interface SuiteRunOptions {
   onTest?: (t: TestResult, done: number, total: number) => void;
   /** Multiply every test timeout (slow targets). */
   slowdown?: number;
+  /** Only shard `index` (1-based) of `count`: a test's shard is a hash of its id, the same on every kernel. */
+  shard?: { index: number; count: number };
   /** Root of the compiled suites (default dist/suites). */
   root?: string;
 }
@@ -116,6 +119,18 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
     delete require.cache[require.resolve(f)];
     mocha.addFile(f);
   }
+  if (opts.shard) {
+    const { index, count } = opts.shard;
+    // load now to prune; run() must not load them again (mocha's own API, untyped in @types/mocha)
+    const m = mocha as unknown as { loadFiles(): void; lazyLoadFiles(on: boolean): void };
+    m.loadFiles();
+    m.lazyLoadFiles(true);
+    const prune = (s: Mocha.Suite) => {
+      s.tests = s.tests.filter((t) => shardOf(testId(t.file ? suiteOf(root, t.file) : 'unknown', t.title), count) === index);
+      s.suites.forEach(prune);
+    };
+    prune(mocha.suite);
+  }
   await new Promise<void>((resolve) => mocha.run(() => resolve()));
   mocha.dispose();
   return {
@@ -126,6 +141,11 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
     totals: totalsOf(results),
     tests: results,
   };
+}
+
+/** The shard (1..count) a test id falls in: FNV-1a of the id, so it never depends on what else runs. */
+export function shardOf(id: string, count: number): number {
+  return (fnv1a32(Buffer.from(id)) % count) + 1;
 }
 
 function firstLine(s: string): string {

@@ -1,0 +1,186 @@
+/**
+ * The VM target on a real Debian kernel under qemu: boot, programs, scratch, kernel reports, a
+ * forced hang and a forced crash (each detected, the VM rebooted, the run going on), a kernel that
+ * panics at boot, and no qemu outliving kasync. Needs qemu and busybox-static; the kernel package
+ * comes from Debian (cached after the first fetch).
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { expect } from 'chai';
+import { O, SIG, SYSCALLS } from '../src/abi';
+import { arg, Program } from '../src/program/builder';
+import { openat, pread, pwrite, scratchFile } from '../src/program/sys';
+import { ROOT } from '../src/paths';
+import { VmTarget } from '../src/target/vm';
+import { resolveKernel } from '../src/vm/kernels';
+import { buildInitramfs } from '../src/vm/initramfs';
+import { liveVmCount, Vm, VmError } from '../src/vm/qemu';
+import type { KernelImage } from '../src/vm/types';
+
+const KASYNC = path.join(ROOT, 'bin', 'kasync.js');
+const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
+
+/** qemu processes whose command line mentions this kernel image. */
+function qemusOf(vmlinuz: string): number[] {
+  const r = spawnSync('pgrep', ['-f', `qemu-system-x86_64.*${vmlinuz.replace(/[+.]/g, '.')}`], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cond();
+}
+
+describe('VM target (debian:6.12 under qemu)', function () {
+  this.timeout(600_000);
+  let kernel: KernelImage;
+  let target: VmTarget;
+
+  before(async function () {
+    if (!hasQemu) this.skip(); // reason: qemu-system-x86_64 is not installed (.ci/run installs it)
+    kernel = await resolveKernel('debian:6.12');
+    target = new VmTarget({ kernel });
+  });
+  after(async () => {
+    await target?.close();
+    expect(liveVmCount(), 'no qemu left running after close').to.equal(0);
+  });
+
+  it('boots, probes the guest kernel and measures its slowdown', async () => {
+    const caps = await target.probe();
+    expect(caps.kernel, 'the probe sees the guest, not the host').to.equal(kernel.release);
+    expect(caps.uring.available).to.equal(true);
+    expect(target.slowdown).to.be.at.least(1);
+    expect(target.bootTimes).to.have.length(1);
+  });
+
+  it('runs a write/read program in a guest scratch directory and removes it', async () => {
+    const dir = await target.makeScratch();
+    expect(dir, 'scratch lives in the guest').to.match(/^\/scratch\/kasync-/);
+    const p = new Program();
+    const b = p.buf(4096);
+    p.main.fillPattern(b, 0, 4096, 7);
+    const f = scratchFile(p.main, dir, 'data');
+    const w = pwrite(p.main, f.fd, b, 4096, 0);
+    const back = p.buf(4096);
+    const r = pread(p.main, f.fd, back, 4096, 0);
+    const check = p.main.verify(back, 0, 4096, 7);
+    const v = await target.run(p);
+    expect(v.ret(w)).to.equal(4096n);
+    expect(v.ret(r)).to.equal(4096n);
+    expect(v.step(check).verify?.mismatches, 'the data read back is the data written').to.equal(0);
+    await target.removeScratch(dir);
+    const gone = new Program();
+    const o = openat(gone.main, dir, O.RDONLY.value | O.DIRECTORY.value);
+    expect((await target.run(gone)).step(o.step).ret, 'the scratch dir is gone').to.equal(-2n);
+  });
+
+  it('pins a kernel report on the program that caused it and reboots the VM', async () => {
+    const before = target.bootTimes.length;
+    await target.checkKernel();
+    const p = new Program();
+    const k = openat(p.main, '/dev/kmsg', O.WRONLY.value);
+    const line = p.cstr('WARNING: CPU: 0 PID: 1 at fs/aio.c:1 kasync_injected+0x1/0x2\n');
+    p.main.syscall(SYSCALLS.write, [arg.fd(k.fd), arg.buf(line), 62]);
+    await target.run(p);
+    const found = await target.checkKernel();
+    expect(found.map((f) => f.title), 'the injected warning is reported').to.deep.equal(['WARNING in kasync_injected']);
+    expect(found[0].run, 'attributed to a program of this boot').to.be.a('number');
+    const p2 = new Program();
+    p2.main.syscall(SYSCALLS.getpid, []);
+    await target.run(p2);
+    expect(target.bootTimes.length, 'a fresh VM after a report').to.equal(before + 1);
+  });
+
+  it('detects a silent hang (agent stopped with SIGSTOP), reboots, and goes on', async () => {
+    const p = new Program({ deadlineMs: 500 });
+    const parent = p.pid();
+    p.main.syscall(SYSCALLS.getppid, [], { pid: parent });
+    p.main.syscall(SYSCALLS.kill, [arg.pid(parent), SIG.STOP.value]);
+    const before = target.bootTimes.length;
+    const err = await target.run(p).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err, 'a hang is an error, never a result').to.be.instanceOf(VmError);
+    expect(err!.message).to.match(/^hang \(silent\): program \d+ gave no trace/);
+    expect(err!.message, 'the console tail comes with it').to.contain('console tail:');
+    const ok = new Program();
+    const s = ok.main.syscall(SYSCALLS.getpid, []);
+    expect((await target.run(ok)).ret(s) > 0n, 'the next program runs in a fresh VM').to.equal(true);
+    expect(target.bootTimes.length).to.equal(before + 1);
+  });
+
+  it('detects a kernel crash (sysrq c), reports its title, reboots, and goes on', async () => {
+    const p = new Program({ deadlineMs: 5000 });
+    const f = openat(p.main, '/proc/sysrq-trigger', O.WRONLY.value);
+    p.main.syscall(SYSCALLS.write, [arg.fd(f.fd), arg.buf(p.cstr('c')), 1]);
+    const err = await target.run(p).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err, 'a crash is an error').to.be.instanceOf(VmError);
+    expect(err!.message).to.match(/^kernel crashed: .*sysrq/i);
+    expect(err!.message).to.contain('console tail:');
+    const ok = new Program();
+    const s = ok.main.syscall(SYSCALLS.getpid, []);
+    expect((await target.run(ok)).ret(s) > 0n, 'the next program runs in a fresh VM').to.equal(true);
+  });
+
+  it('reports a kernel that panics at boot (no init) clearly', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-bootfail-'));
+    try {
+      const vm = new Vm({ kernel, initramfs: buildInitramfs({ modules: [] }), workDir: work, append: 'rdinit=/no/such/init' });
+      const err = await vm.start().then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await vm.stop();
+      expect(err).to.be.instanceOf(VmError);
+      expect(err!.message).to.match(/^kernel debian:6\.12 did not boot: /);
+      expect((err as VmError).consoleTail, 'the console says why').to.match(/Kernel panic|No working init/);
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  for (const sig of ['SIGKILL', 'SIGINT'] as const) {
+    it(`leaves no qemu behind when kasync gets ${sig} mid-boot`, async () => {
+      const child = spawn(process.execPath, [KASYNC, 'probe', '--kernel', 'debian:6.12'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      expect(await until(() => qemusOf(kernel.vmlinuz).length > 0, 60_000), 'qemu started').to.equal(true);
+      child.kill(sig);
+      const code = await exited;
+      if (sig === 'SIGINT') expect(code, `exit 130; stderr: ${stderr}`).to.equal(130);
+      expect(await until(() => qemusOf(kernel.vmlinuz).length === 0, 10_000), 'qemu is gone').to.equal(true);
+    });
+  }
+});
+
+describe('--kernel given a bad path', () => {
+  for (const [what, make] of [
+    ['a missing file', () => '/nonexistent/bzImage'],
+    ['a file that is not a kernel', () => {
+      const f = path.join(os.tmpdir(), `kasync-notakernel-${process.pid}`);
+      fs.writeFileSync(f, 'not a kernel\n'.repeat(100));
+      return f;
+    }],
+  ] as const) {
+    it(`rejects ${what} with one line and exit 2`, () => {
+      const file = make();
+      const r = spawnSync(process.execPath, [KASYNC, 'probe', '--kernel', file], { encoding: 'utf8', timeout: 60_000 });
+      if (file.includes('notakernel')) fs.rmSync(file, { force: true });
+      expect(r.status).to.equal(2);
+      expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
+      expect(r.stderr).to.match(/^kasync: /);
+    });
+  }
+});
