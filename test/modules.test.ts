@@ -22,8 +22,14 @@ function writeTree(root: string, release: string, t: Tree): string {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'modules.dep'), t.dep.join('\n') + '\n');
   fs.writeFileSync(path.join(dir, 'modules.builtin'), (t.builtin ?? []).join('\n') + '\n');
-  fs.writeFileSync(path.join(dir, 'modules.softdep'), ['# Soft dependencies extracted from modules themselves.', ...(t.softdep ?? [])].join('\n') + '\n');
-  fs.writeFileSync(path.join(dir, 'modules.alias'), ['# Aliases extracted from modules themselves.', ...(t.alias ?? [])].join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(dir, 'modules.softdep'),
+    ['# Soft dependencies extracted from modules themselves.', ...(t.softdep ?? [])].join('\n') + '\n',
+  );
+  fs.writeFileSync(
+    path.join(dir, 'modules.alias'),
+    ['# Aliases extracted from modules themselves.', ...(t.alias ?? [])].join('\n') + '\n',
+  );
   for (const line of t.dep) {
     const file = line.split(':')[0];
     if (t.absent?.includes(file)) continue;
@@ -58,7 +64,8 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
         'kernel/lib/crc16.ko.xz:',
         'kernel/fs/mbcache.ko.xz:',
         'kernel/fs/jbd2/jbd2.ko.xz: kernel/fs/mbcache.ko.xz',
-        'kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko.xz kernel/drivers/virtio/virtio_ring.ko.xz',
+        'kernel/drivers/block/virtio_blk.ko.xz: kernel/drivers/virtio/virtio.ko.xz ' +
+          'kernel/drivers/virtio/virtio_ring.ko.xz',
         'kernel/drivers/virtio/virtio.ko.xz: kernel/drivers/virtio/virtio_ring.ko.xz',
         'kernel/drivers/virtio/virtio_ring.ko.xz:',
       ],
@@ -67,7 +74,8 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
     const order = names(plan.load);
     expect(order).to.have.members(['crc16', 'mbcache', 'jbd2', 'ext4', 'virtio_ring', 'virtio', 'virtio_blk']);
     expect(order).to.have.length(7);
-    const before = (a: string, b: string) => expect(order.indexOf(a), `${a} before ${b} in ${order}`).to.be.lessThan(order.indexOf(b));
+    const before = (a: string, b: string) =>
+      expect(order.indexOf(a), `${a} before ${b} in ${order}`).to.be.lessThan(order.indexOf(b));
     before('mbcache', 'jbd2');
     before('jbd2', 'ext4');
     before('crc16', 'ext4');
@@ -89,9 +97,19 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
 
   it('loads a pre-softdep through modules.alias, preferring *_generic, before the module', async () => {
     const dir = writeTree(tmp, '1.0-softdep', {
-      dep: ['kernel/fs/jbd2/jbd2.ko.zst:', 'kernel/arch/x86/crypto/crc32c-intel.ko.zst:', 'kernel/crypto/crc32c_generic.ko.zst:', 'kernel/fs/tail.ko.zst:'],
+      dep: [
+        'kernel/fs/jbd2/jbd2.ko.zst:',
+        'kernel/arch/x86/crypto/crc32c-intel.ko.zst:',
+        'kernel/crypto/crc32c_generic.ko.zst:',
+        'kernel/fs/tail.ko.zst:',
+      ],
       softdep: ['softdep jbd2 pre: crypto-crc32c post: tail', 'softdep jbd2 pre: no-such-alias'],
-      alias: ['alias crypto-crc32c crc32c_intel', 'alias crc32c crc32c_intel', 'alias crypto-crc32c crc32c_generic', 'alias crc32c crc32c_generic'],
+      alias: [
+        'alias crypto-crc32c crc32c_intel',
+        'alias crc32c crc32c_intel',
+        'alias crypto-crc32c crc32c_generic',
+        'alias crc32c crc32c_generic',
+      ],
     });
     const plan = await resolveModules(dir, ['jbd2']);
     expect(names(plan.load)).to.deep.equal(['crc32c_generic', 'jbd2', 'tail']);
@@ -99,7 +117,13 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
 
   it('takes the first alias target when none is *_generic, and loads nothing when a built-in provides it', async () => {
     const dir = writeTree(tmp, '1.0-alias', {
-      dep: ['kernel/fs/a.ko:', 'kernel/fs/b.ko:', 'kernel/lib/impl_one.ko:', 'kernel/lib/impl_two.ko:', 'kernel/lib/hw.ko:'],
+      dep: [
+        'kernel/fs/a.ko:',
+        'kernel/fs/b.ko:',
+        'kernel/lib/impl_one.ko:',
+        'kernel/lib/impl_two.ko:',
+        'kernel/lib/hw.ko:',
+      ],
       builtin: ['kernel/crypto/sha256_generic.ko'],
       softdep: ['softdep a pre: algo', 'softdep b pre: sha256'],
       alias: ['alias algo impl_two', 'alias algo impl_one', 'alias sha256 sha256_generic', 'alias sha256 hw'],
@@ -110,7 +134,11 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
 
   it('treats - and _ alike in wanted names, dependencies and softdeps', async () => {
     const dir = writeTree(tmp, '1.0-dash', {
-      dep: ['kernel/drivers/virtio/virtio-pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko', 'kernel/drivers/virtio/virtio_pci_modern_dev.ko:', 'kernel/lib/x_y.ko:'],
+      dep: [
+        'kernel/drivers/virtio/virtio-pci.ko: kernel/drivers/virtio/virtio_pci_modern_dev.ko',
+        'kernel/drivers/virtio/virtio_pci_modern_dev.ko:',
+        'kernel/lib/x_y.ko:',
+      ],
       softdep: ['softdep virtio_pci pre: x-y'],
       builtin: ['kernel/drivers/char/virtio_console.ko'],
     });
@@ -132,14 +160,19 @@ describe('vm/modules: resolveModules on synthetic trees', () => {
   it('names the module and the release when a wanted module is missing', async () => {
     const dir = writeTree(tmp, '9.9.9-missing', { dep: ['kernel/a.ko:'] });
     const e = await expectUsageError(resolveModules(dir, ['a', 'xfs']));
-    expect(e.message).to.match(/xfs/).and.to.match(/9\.9\.9-missing/);
+    expect(e.message)
+      .to.match(/xfs/)
+      .and.to.match(/9\.9\.9-missing/);
   });
 
   it('rejects a tree without modules.dep and a module file that depmod listed but is gone', async () => {
     const empty = path.join(tmp, '2.0-nodep');
     fs.mkdirSync(empty);
     expect((await expectUsageError(resolveModules(empty, ['a']))).message).to.match(/modules\.dep/);
-    const dir = writeTree(tmp, '2.0-absent', { dep: ['kernel/a.ko: kernel/b.ko', 'kernel/b.ko:'], absent: ['kernel/b.ko'] });
+    const dir = writeTree(tmp, '2.0-absent', {
+      dep: ['kernel/a.ko: kernel/b.ko', 'kernel/b.ko:'],
+      absent: ['kernel/b.ko'],
+    });
     expect((await expectUsageError(resolveModules(dir, ['a']))).message).to.match(/module b .*missing/);
   });
 });
@@ -167,7 +200,8 @@ describe('vm/modules: plans for real Debian kernels', function () {
     const k = await resolveKernel('debian:6.1');
     const plan = await resolveModules(k.modulesDir!, [...BASE_MODULES, ...FS_MODULES.xfs]);
     const order = names(plan.load);
-    for (const m of ['virtio_ring', 'virtio', 'virtio_pci', 'virtio_console', 'virtio_blk', 'xfs']) expect(order).to.include(m);
+    for (const m of ['virtio_ring', 'virtio', 'virtio_pci', 'virtio_console', 'virtio_blk', 'xfs'])
+      expect(order).to.include(m);
     expect(order.indexOf('virtio_ring')).to.be.lessThan(order.indexOf('virtio'));
     expect(order.indexOf('virtio')).to.be.lessThan(order.indexOf('virtio_pci'));
     expect(plan.builtin).not.to.include('virtio_pci');

@@ -22,11 +22,30 @@ import type { KernelImage } from '../src/vm/types';
 const KASYNC = path.join(ROOT, 'bin', 'kasync.js');
 const hasQemu = spawnSync('qemu-system-x86_64', ['--version']).status === 0;
 
-/** qemu processes whose command line mentions this kernel image. */
-function qemusOf(vmlinuz: string): number[] {
-  const r = spawnSync('pgrep', ['-f', `qemu-system-x86_64.*${vmlinuz.replace(/[+.]/g, '.')}`], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter(Boolean).map(Number);
+/** Children of `ppid` running qemu (setpriv execs qemu in place, so qemu is a direct child). */
+function qemuChildren(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const [, comm, rest] = /^\d+ \((.*)\) (.*)$/s.exec(stat)!;
+      if (comm.startsWith('qemu-system') && Number(rest.split(' ')[1]) === ppid) out.push(Number(d));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return out;
 }
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+};
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -72,8 +91,8 @@ describe('VM target (debian:6.12 under qemu)', function () {
     const r = pread(p.main, f.fd, back, 4096, 0);
     const check = p.main.verify(back, 0, 4096, 7);
     const v = await target.run(p);
-    expect(v.ret(w)).to.equal(4096n);
-    expect(v.ret(r)).to.equal(4096n);
+    expect(Number(v.ret(w))).to.equal(4096);
+    expect(Number(v.ret(r))).to.equal(4096);
     expect(v.step(check).verify?.mismatches, 'the data read back is the data written').to.equal(0);
     await target.removeScratch(dir);
     const gone = new Program();
@@ -113,7 +132,7 @@ describe('VM target (debian:6.12 under qemu)', function () {
     expect(err!.message, 'the console tail comes with it').to.contain('console tail:');
     const ok = new Program();
     const s = ok.main.syscall(SYSCALLS.getpid, []);
-    expect((await target.run(ok)).ret(s) > 0n, 'the next program runs in a fresh VM').to.equal(true);
+    expect((await target.run(ok)).ret(s) > 0, 'the next program runs in a fresh VM').to.equal(true);
     expect(target.bootTimes.length).to.equal(before + 1);
   });
 
@@ -130,7 +149,7 @@ describe('VM target (debian:6.12 under qemu)', function () {
     expect(err!.message).to.contain('console tail:');
     const ok = new Program();
     const s = ok.main.syscall(SYSCALLS.getpid, []);
-    expect((await target.run(ok)).ret(s) > 0n, 'the next program runs in a fresh VM').to.equal(true);
+    expect((await target.run(ok)).ret(s) > 0, 'the next program runs in a fresh VM').to.equal(true);
   });
 
   it('reports a kernel that panics at boot (no init) clearly', async () => {
@@ -156,11 +175,12 @@ describe('VM target (debian:6.12 under qemu)', function () {
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      expect(await until(() => qemusOf(kernel.vmlinuz).length > 0, 60_000), 'qemu started').to.equal(true);
+      let qemus: number[] = [];
+      expect(await until(() => (qemus = qemuChildren(child.pid!)).length > 0, 60_000), `qemu started; stderr: ${stderr}`).to.equal(true);
       child.kill(sig);
       const code = await exited;
       if (sig === 'SIGINT') expect(code, `exit 130; stderr: ${stderr}`).to.equal(130);
-      expect(await until(() => qemusOf(kernel.vmlinuz).length === 0, 10_000), 'qemu is gone').to.equal(true);
+      expect(await until(() => !qemus.some(alive), 10_000), 'qemu is gone').to.equal(true);
     });
   }
 });

@@ -14,7 +14,11 @@ export function formatKernelListing(l: KernelListing): string {
   if (l.others.length > 0) {
     out.push('', 'also cached:');
     for (const o of l.others)
-      out.push(o.problem ? `  ${o.dir}  (damaged: ${o.problem}; will be refetched)` : `  ${o.spec} ${o.package} ${o.version}  ${o.dir}`);
+      out.push(
+        o.problem
+          ? `  ${o.dir}  (damaged: ${o.problem}; will be refetched)`
+          : `  ${o.spec} ${o.package} ${o.version}  ${o.dir}`,
+      );
   }
   return out.join('\n') + '\n';
 }

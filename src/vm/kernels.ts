@@ -156,14 +156,17 @@ export function compareDebianVersions(a: string, b: string): number {
   };
   const x = split(a);
   const y = split(b);
-  return Math.sign(x.epoch - y.epoch || compareFragment(x.upstream, y.upstream) || compareFragment(x.revision, y.revision));
+  return Math.sign(
+    x.epoch - y.epoch || compareFragment(x.upstream, y.upstream) || compareFragment(x.revision, y.revision),
+  );
 }
 
 /** The newest offer: highest version, then highest package name (its ABI). */
 export function newestOffer(offers: readonly PackageOffer[]): PackageOffer | undefined {
   let best: PackageOffer | undefined;
   for (const o of offers)
-    if (!best || (compareDebianVersions(o.version, best.version) || compareDebianVersions(o.package, best.package)) > 0) best = o;
+    if (!best || (compareDebianVersions(o.version, best.version) || compareDebianVersions(o.package, best.package)) > 0)
+      best = o;
   return best;
 }
 
@@ -178,7 +181,8 @@ export function packagePattern(spec: string): RegExp {
 // ---------------------------------------------------------------------------------------------------
 // Child processes: bounded in time, killed on every path.
 
-interface RunResult {
+/** Output and exit code of a tool run by {@link runTool}. */
+export interface RunResult {
   stdout: string;
   stderr: string;
   code: number;
@@ -204,38 +208,51 @@ function findTool(name: string): string {
       // keep looking
     }
   }
-  throw new UsageError(`${name} not found: install ${TOOL_PACKAGE[name] ?? name} (apt-get install ${TOOL_PACKAGE[name] ?? name})`);
+  throw new UsageError(
+    `${name} not found: install ${TOOL_PACKAGE[name] ?? name} (apt-get install ${TOOL_PACKAGE[name] ?? name})`,
+  );
 }
 
-/** Runs a tool with a deadline; on timeout it is terminated, then killed, and the call rejects. */
-function run(tool: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<RunResult> {
+/**
+ * Runs a tool with a deadline; on timeout it gets SIGTERM, then SIGKILL, and the call rejects even if a
+ * grandchild still holds its output pipes open.
+ */
+export function runTool(tool: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<RunResult> {
   const file = findTool(tool);
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let stdout = '';
     let stderr = '';
-    let timedOut = false;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      timers.forEach(clearTimeout);
+      f();
+    };
+    const timedOut = () =>
+      settle(() =>
+        reject(new UsageError(`${tool} ${args.join(' ')} took longer than ${opts.timeoutMs / 1000} s and was killed`)),
+      );
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    let hardKill: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGTERM');
-      hardKill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    }, opts.timeoutMs);
-    const done = () => {
-      clearTimeout(timer);
-      if (hardKill) clearTimeout(hardKill);
-    };
-    child.on('error', (e) => {
-      done();
-      reject(new UsageError(`cannot run ${tool}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      done();
-      if (timedOut) reject(new UsageError(`${tool} ${args.join(' ')} took longer than ${opts.timeoutMs / 1000} s and was killed`));
-      else resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) });
-    });
+    timers.push(
+      setTimeout(() => {
+        child.kill('SIGTERM');
+        timers.push(
+          setTimeout(() => child.kill('SIGKILL'), 5000),
+          setTimeout(timedOut, 6000),
+        );
+        child.once('exit', timedOut);
+      }, opts.timeoutMs),
+    );
+    child.on('error', (e) => settle(() => reject(new UsageError(`cannot run ${tool}: ${e.message}`))));
+    child.on('close', (code, signal) => settle(() => resolve({ stdout, stderr, code: code ?? (signal ? 128 : 1) })));
   });
 }
 
@@ -249,7 +266,7 @@ function lastError(stderr: string): string {
 }
 
 async function runOk(tool: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<RunResult> {
-  const r = await run(tool, args, opts);
+  const r = await runTool(tool, args, opts);
   if (r.code !== 0) throw new UsageError(`${tool} ${args.join(' ')} failed (exit ${r.code}): ${lastError(r.stderr)}`);
   return r;
 }
@@ -278,7 +295,7 @@ export function aptSource(log?: (line: string) => void): PackageSource {
   // One `apt-cache show <regex>` gives every version with its checksum (apt-cache can take seconds per call).
   const lookup = async (pattern: RegExp): Promise<PackageOffer[]> => {
     const regex = pattern.source.replace(/\\d/g, '[0-9]');
-    const r = await run('apt-cache', ['show', regex], { timeoutMs: TOOL_TIMEOUT_MS });
+    const r = await runTool('apt-cache', ['show', regex], { timeoutMs: TOOL_TIMEOUT_MS });
     if (r.code !== 0 && !/No packages found|Unable to locate/.test(r.stderr))
       throw new UsageError(`apt-cache show failed (exit ${r.code}): ${lastError(r.stderr)}`);
     const offers: PackageOffer[] = [];
@@ -295,7 +312,7 @@ export function aptSource(log?: (line: string) => void): PackageSource {
       if (found.length === 0 && !aptUpdated) {
         aptUpdated = true;
         log?.('apt knows no matching kernel package: running apt-get update');
-        const r = await run('apt-get', ['update'], { timeoutMs: DOWNLOAD_TIMEOUT_MS });
+        const r = await runTool('apt-get', ['update'], { timeoutMs: DOWNLOAD_TIMEOUT_MS });
         if (r.code !== 0) throw new UsageError(`apt-get update failed (exit ${r.code}): ${lastError(r.stderr)}`);
         found = await lookup(pattern);
       }
@@ -304,16 +321,22 @@ export function aptSource(log?: (line: string) => void): PackageSource {
     async describe(offer) {
       let meta = known.get(`${offer.package}=${offer.version}`);
       if (!meta?.sha256) {
-        const out = (await runOk('apt-cache', ['show', `${offer.package}=${offer.version}`], { timeoutMs: TOOL_TIMEOUT_MS })).stdout;
+        const out = (
+          await runOk('apt-cache', ['show', `${offer.package}=${offer.version}`], { timeoutMs: TOOL_TIMEOUT_MS })
+        ).stdout;
         meta = parseStanzas(out).find((o) => o.package === offer.package && o.version === offer.version);
       }
       if (!meta?.sha256) throw new UsageError(`apt-cache show ${offer.package}=${offer.version} records no SHA256`);
       return { sha256: meta.sha256, size: meta.size };
     },
     async download(offer, dir) {
-      await runOk('apt-get', ['download', `${offer.package}=${offer.version}`], { cwd: dir, timeoutMs: DOWNLOAD_TIMEOUT_MS });
+      await runOk('apt-get', ['download', `${offer.package}=${offer.version}`], {
+        cwd: dir,
+        timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      });
       const debs = fs.readdirSync(dir).filter((f) => f.startsWith(offer.package + '_') && f.endsWith('.deb'));
-      if (debs.length !== 1) throw new UsageError(`apt-get download ${offer.package} left ${debs.length} .deb files in ${dir}`);
+      if (debs.length !== 1)
+        throw new UsageError(`apt-get download ${offer.package} left ${debs.length} .deb files in ${dir}`);
       return path.join(dir, debs[0]);
     },
   };
@@ -343,7 +366,17 @@ export function sha256File(file: string): Promise<string> {
   });
 }
 
-const RECORD_STRINGS = ['spec', 'package', 'version', 'release', 'debSha256', 'vmlinuzSha256', 'vmlinuz', 'modulesDir', 'fetchedAt'] as const;
+const RECORD_STRINGS = [
+  'spec',
+  'package',
+  'version',
+  'release',
+  'debSha256',
+  'vmlinuzSha256',
+  'vmlinuz',
+  'modulesDir',
+  'fetchedAt',
+] as const;
 
 /** The entry's record if it is whole and its vmlinuz and modules are intact; else the reason it is not. */
 export async function checkEntry(dir: string): Promise<{ record: KernelRecord } | { problem: string }> {
@@ -363,9 +396,13 @@ export async function checkEntry(dir: string): Promise<{ record: KernelRecord } 
   } catch (e) {
     return { problem: `${record.vmlinuz} unreadable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
   }
-  if (sha !== record.vmlinuzSha256) return { problem: `${record.vmlinuz} has sha256 ${sha.slice(0, 12)}…, recorded ${record.vmlinuzSha256.slice(0, 12)}…` };
+  if (sha !== record.vmlinuzSha256)
+    return {
+      problem: `${record.vmlinuz} has sha256 ${sha.slice(0, 12)}…, recorded ${record.vmlinuzSha256.slice(0, 12)}…`,
+    };
   for (const f of ['modules.dep', 'modules.alias', 'modules.softdep', 'modules.builtin'])
-    if (!fs.existsSync(path.join(dir, record.modulesDir, f))) return { problem: `${record.modulesDir}/${f} is missing` };
+    if (!fs.existsSync(path.join(dir, record.modulesDir, f)))
+      return { problem: `${record.modulesDir}/${f} is missing` };
   return { record };
 }
 
@@ -415,13 +452,21 @@ function sweepLeftovers(root: string): void {
 
 /** The one directory inside `dir`, or a UsageError describing what is there. */
 function onlySubdir(dir: string, what: string): string {
-  const subs = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()) : [];
-  if (subs.length !== 1) throw new UsageError(`${what}: expected one release under ${dir}, found ${subs.length} (${subs.join(', ')})`);
+  const subs = fs.existsSync(dir)
+    ? fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory())
+    : [];
+  if (subs.length !== 1)
+    throw new UsageError(`${what}: expected one release under ${dir}, found ${subs.length} (${subs.join(', ')})`);
   return subs[0];
 }
 
 /** Downloads, verifies and unpacks one package into a private staging dir, then renames it into place. */
-async function fetchEntry(spec: string, offer: PackageOffer, source: PackageSource, log: (l: string) => void): Promise<string> {
+async function fetchEntry(
+  spec: string,
+  offer: PackageOffer,
+  source: PackageSource,
+  log: (l: string) => void,
+): Promise<string> {
   const root = kernelsDir();
   fs.mkdirSync(root, { recursive: true });
   sweepLeftovers(root);
@@ -441,7 +486,9 @@ async function fetchEntry(spec: string, offer: PackageOffer, source: PackageSour
       debSha = await sha256File(deb);
       if (debSha === sha256) break;
       const got = fs.statSync(deb).size;
-      const why = `${path.basename(deb)} is corrupt: sha256 ${debSha.slice(0, 12)}… (${got} bytes), the archive says ${sha256.slice(0, 12)}… (${size} bytes)`;
+      const why =
+        `${path.basename(deb)} is corrupt: sha256 ${debSha.slice(0, 12)}… (${got} bytes), ` +
+        `the archive says ${sha256.slice(0, 12)}… (${size} bytes)`;
       if (attempt >= 2) throw new UsageError(why);
       log(`${why}; fetching again`);
     }
@@ -451,7 +498,8 @@ async function fetchEntry(spec: string, offer: PackageOffer, source: PackageSour
     const vmlinuz = `boot/vmlinuz-${release}`;
     if (!fs.existsSync(path.join(staging, vmlinuz))) throw new UsageError(`${offer.package} has no ${vmlinuz}`);
     const headerRelease = readBzImage(path.join(staging, vmlinuz)).release;
-    if (headerRelease !== release) throw new UsageError(`${offer.package}: ${vmlinuz} says it is ${headerRelease}, its modules are ${release}`);
+    if (headerRelease !== release)
+      throw new UsageError(`${offer.package}: ${vmlinuz} says it is ${headerRelease}, its modules are ${release}`);
     const modulesDir = `lib/modules/${release}`;
     await runOk('depmod', ['-b', staging, release], { timeoutMs: TOOL_TIMEOUT_MS });
     const config = fs.existsSync(path.join(staging, `boot/config-${release}`)) ? `boot/config-${release}` : undefined;
@@ -482,12 +530,44 @@ async function fetchEntry(spec: string, offer: PackageOffer, source: PackageSour
   }
 }
 
+/** The newest intact cache entry fetched for `spec`, if any. */
+async function newestCached(spec: string, pattern: RegExp): Promise<{ dir: string; record: KernelRecord } | undefined> {
+  let best: { dir: string; record: KernelRecord } | undefined;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(kernelsDir()).filter((n) => !n.startsWith('.'));
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    const dir = path.join(kernelsDir(), n);
+    const check = await checkEntry(dir);
+    if (!('record' in check) || check.record.spec !== spec || !pattern.test(check.record.package)) continue;
+    if (!best || newestOffer([best.record, check.record]) === check.record) best = { dir, record: check.record };
+  }
+  return best;
+}
+
 /** A catalogue kernel from `source`: the newest offer, from the cache when intact, else fetched. */
-export async function resolveDebianKernel(spec: string, source: PackageSource, opts: ResolveOptions = {}): Promise<KernelImage> {
+export async function resolveDebianKernel(
+  spec: string,
+  source: PackageSource,
+  opts: ResolveOptions = {},
+): Promise<KernelImage> {
   const log = opts.log ?? (() => undefined);
   const pattern = packagePattern(spec);
-  const offer = newestOffer(await source.offers(pattern));
-  if (!offer) throw new UsageError(`no Debian package for ${spec} (apt knows no ${pattern.source.replace(/\\/g, '')})`);
+  let offer: PackageOffer | undefined;
+  try {
+    offer = newestOffer(await source.offers(pattern));
+    if (!offer)
+      throw new UsageError(`no Debian package for ${spec} (apt knows no ${pattern.source.replace(/\\/g, '')})`);
+  } catch (e) {
+    // Offline, or apt gone: an intact cached kernel of this name still serves.
+    const cached = e instanceof UsageError ? await newestCached(spec, pattern) : undefined;
+    if (!cached) throw e;
+    log(`${(e as Error).message}; using the cached ${cached.record.package} ${cached.record.version}`);
+    return imageOf(spec, cached.dir, cached.record);
+  }
   const dir = entryDir(offer);
   // What a fetch (ours or another process's) renamed into place is checked like any cached entry.
   for (let round = 0; ; round++) {
@@ -501,7 +581,10 @@ export async function resolveDebianKernel(spec: string, source: PackageSource, o
       discard(dir);
     }
     if (round === 2) break;
-    if (opts.fetch === false) throw new UsageError(`${spec} (${offer.package} ${offer.version}) is not cached: run kasync kernels fetch ${spec}`);
+    if (opts.fetch === false)
+      throw new UsageError(
+        `${spec} (${offer.package} ${offer.version}) is not cached: run kasync kernels fetch ${spec}`,
+      );
     await fetchEntry(spec, offer, source, log);
   }
   throw new UsageError(`${dir} keeps failing verification after fetching; remove it and retry`);
@@ -535,7 +618,10 @@ export async function listKernels(source: PackageSource = aptSource()): Promise<
   const others: CachedKernel[] = [];
   let names: string[] = [];
   try {
-    names = fs.readdirSync(kernelsDir()).filter((n) => !n.startsWith('.')).sort();
+    names = fs
+      .readdirSync(kernelsDir())
+      .filter((n) => !n.startsWith('.'))
+      .sort();
   } catch {
     // no cache yet
   }
@@ -607,14 +693,22 @@ function findModulesDir(dir: string, release: string | undefined): string {
     const have = fs.readdirSync(libModules).filter((n) => fs.statSync(path.join(libModules, n)).isDirectory());
     const pick = release ?? (have.length === 1 ? have[0] : undefined);
     if (!pick || !have.includes(pick))
-      throw new UsageError(`--modules ${dir} has no lib/modules/${release ?? '<release>'} (it has: ${have.join(', ') || 'nothing'})`);
+      throw new UsageError(
+        `--modules ${dir} has no lib/modules/${release ?? '<release>'} (it has: ${have.join(', ') || 'nothing'})`,
+      );
     return path.join(libModules, pick);
   }
-  const looksLikeRelease = ['modules.order', 'modules.builtin', 'modules.dep', 'kernel'].some((f) => fs.existsSync(path.join(dir, f)));
+  const looksLikeRelease = ['modules.order', 'modules.builtin', 'modules.dep', 'kernel'].some((f) =>
+    fs.existsSync(path.join(dir, f)),
+  );
   if (!looksLikeRelease)
-    throw new UsageError(`--modules ${dir} is neither an INSTALL_MOD_PATH (with lib/modules/<release>) nor a lib/modules/<release> directory`);
+    throw new UsageError(
+      `--modules ${dir} is neither an INSTALL_MOD_PATH (with lib/modules/<release>) ` +
+        'nor a lib/modules/<release> directory',
+    );
   const name = path.basename(fs.realpathSync(dir));
-  if (release && name !== release) throw new UsageError(`--modules ${dir} is for kernel ${name}, but the bzImage is ${release}`);
+  if (release && name !== release)
+    throw new UsageError(`--modules ${dir} is for kernel ${name}, but the bzImage is ${release}`);
   return dir;
 }
 
@@ -648,12 +742,13 @@ async function depmodCopy(modulesDir: string, release: string, log: (l: string) 
     const target = path.join(staging, 'lib', 'modules', release);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     // Hard links are cheap, and safe: depmod replaces its output files by rename, it never writes in place.
-    const linked = await run('cp', ['-al', fs.realpathSync(modulesDir), target], { timeoutMs: TOOL_TIMEOUT_MS });
+    const linked = await runTool('cp', ['-al', fs.realpathSync(modulesDir), target], { timeoutMs: TOOL_TIMEOUT_MS });
     if (linked.code !== 0) {
       fs.rmSync(target, { recursive: true, force: true });
       await runOk('cp', ['-a', fs.realpathSync(modulesDir), target], { timeoutMs: TOOL_TIMEOUT_MS });
     }
-    for (const f of fs.readdirSync(target)) if (/^modules\.(?!order$|builtin$|builtin\.modinfo$)/.test(f)) fs.rmSync(path.join(target, f));
+    for (const f of fs.readdirSync(target))
+      if (/^modules\.(?!order$|builtin$|builtin\.modinfo$)/.test(f)) fs.rmSync(path.join(target, f));
     log(`running depmod on a copy of ${modulesDir}`);
     await runOk('depmod', ['-b', staging, release], { timeoutMs: TOOL_TIMEOUT_MS });
     try {
@@ -674,7 +769,8 @@ export async function resolvePathKernel(spec: string, opts: ResolveOptions = {})
   const vmlinuz = path.resolve(spec);
   const info = readBzImage(vmlinuz);
   if (opts.modules === undefined) {
-    if (!info.release) throw new UsageError(`kernel ${spec} has no version string in its boot header: cannot tell its release`);
+    if (!info.release)
+      throw new UsageError(`kernel ${spec} has no version string in its boot header: cannot tell its release`);
     return { spec, release: info.release, vmlinuz };
   }
   let modulesDir = path.resolve(findModulesDir(opts.modules, info.release));

@@ -79,7 +79,8 @@ function push(map: Map<string, string[]>, key: string, values: string[]): void {
 function loadIndex(modulesDir: string): ModuleIndex {
   const release = path.basename(path.resolve(modulesDir));
   const depText = readText(path.join(modulesDir, 'modules.dep'));
-  if (depText === undefined) throw new UsageError(`${modulesDir} has no modules.dep (run depmod) for kernel ${release}`);
+  if (depText === undefined)
+    throw new UsageError(`${modulesDir} has no modules.dep (run depmod) for kernel ${release}`);
   const index: ModuleIndex = {
     release,
     paths: new Map(),
@@ -96,7 +97,15 @@ function loadIndex(modulesDir: string): ModuleIndex {
     const file = line.slice(0, colon).trim();
     const name = moduleName(file);
     index.paths.set(name, file);
-    index.deps.set(name, line.slice(colon + 1).trim().split(/\s+/).filter(Boolean).map(moduleName));
+    index.deps.set(
+      name,
+      line
+        .slice(colon + 1)
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(moduleName),
+    );
   }
   for (const line of lines(readText(path.join(modulesDir, 'modules.softdep')))) {
     const words = line.split(/\s+/);
@@ -111,7 +120,11 @@ function loadIndex(modulesDir: string): ModuleIndex {
   for (const line of lines(readText(path.join(modulesDir, 'modules.alias')))) {
     const [word, pattern, module] = line.split(/\s+/);
     if (word !== 'alias' || !pattern || !module) continue;
-    index.aliases.push({ pattern, regex: /[*?[]/.test(pattern) ? globToRegex(pattern) : undefined, module: moduleName(module) });
+    index.aliases.push({
+      pattern,
+      regex: /[*?[]/.test(pattern) ? globToRegex(pattern) : undefined,
+      module: moduleName(module),
+    });
   }
   // modules.builtin.modinfo: NUL-separated `module.key=value`; only the aliases matter here.
   for (const entry of (readText(path.join(modulesDir, 'modules.builtin.modinfo')) ?? '').split('\0')) {
@@ -124,7 +137,8 @@ function loadIndex(modulesDir: string): ModuleIndex {
 /** Modules an alias names, `*_generic` first (the portable implementation), then in file order. */
 function aliasTargets(index: ModuleIndex, alias: string): string[] {
   const found: string[] = [];
-  for (const a of index.aliases) if ((a.regex ? a.regex.test(alias) : a.pattern === alias) && !found.includes(a.module)) found.push(a.module);
+  for (const a of index.aliases)
+    if ((a.regex ? a.regex.test(alias) : a.pattern === alias) && !found.includes(a.module)) found.push(a.module);
   return [...found.filter((m) => m.endsWith('_generic')), ...found.filter((m) => !m.endsWith('_generic'))];
 }
 
@@ -164,7 +178,9 @@ export async function resolveModules(modulesDir: string, wanted: readonly string
     for (const dep of [...(index.deps.get(name) ?? [])].reverse()) {
       // modules.dep is fully expanded; a dependency missing from the index is a broken tree.
       if (!index.paths.has(dep) && !index.builtin.has(dep))
-        throw new UsageError(`modules.dep of ${index.release} names ${dep} (needed by ${name}) but has no entry for it`);
+        throw new UsageError(
+          `modules.dep of ${index.release} names ${dep} (needed by ${name}) but has no entry for it`,
+        );
       if (index.paths.has(dep)) visit(dep);
     }
     visiting.delete(name);
@@ -184,7 +200,8 @@ export async function resolveModules(modulesDir: string, wanted: readonly string
 
   for (const raw of wanted) {
     const r = resolveName(index, raw);
-    if (r.kind === 'unknown') throw new UsageError(`module ${raw} is neither built in nor present in kernel ${index.release}`);
+    if (r.kind === 'unknown')
+      throw new UsageError(`module ${raw} is neither built in nor present in kernel ${index.release}`);
     if (r.kind === 'builtin') {
       const name = moduleName(raw);
       if (!builtin.includes(name)) builtin.push(name);

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { UsageError } from '../cli/usage';
 import { TargetError } from '../target/target';
 import type { KernelImage } from './types';
+import { bootableKernel } from './vmlinux';
 
 /** The qemu binary (override with $KASYNC_QEMU). */
 export const QEMU_BIN = process.env.KASYNC_QEMU || 'qemu-system-x86_64';
@@ -43,6 +44,8 @@ export interface VmOptions {
   cpus?: number;
   /** Extra kernel command-line words. */
   append?: string;
+  /** Boot the ELF inside the bzImage through its PVH entry (default true; see vmlinux.ts). */
+  pvh?: boolean;
   /** Seconds before the kernel reports a hung task (kernel.hung_task_timeout_secs). */
   hungTaskSecs?: number;
   /** How long boot may take until the agent says ready. */
@@ -148,7 +151,7 @@ export class Vm {
     const a = [
       '-accel', this.accel, '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-m', String(o.memoryMb ?? 1024), '-smp', String(o.cpus ?? 2),
-      '-kernel', o.kernel.vmlinuz, '-initrd', o.initramfs, '-append', append,
+      '-kernel', o.pvh === false ? o.kernel.vmlinuz : bootableKernel(o.kernel.vmlinuz, o.log), '-initrd', o.initramfs, '-append', append,
       '-chardev', 'stdio,id=con,signal=off', '-serial', 'chardev:con',
       '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
       '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=agent,name=kasync.agent',
