@@ -100,7 +100,23 @@ describe('VM target (debian:6.12 under qemu)', function () {
     expect((await target.run(gone)).step(o.step).ret, 'the scratch dir is gone').to.equal(-2n);
   });
 
+  it('announces every program in the kernel log, none rate-limited away', async () => {
+    const vm = await target.ensureVm();
+    const from = vm.consoleEnd;
+    const first = Number(/ok \S+ (\d+)/.exec('ok ' + (await vm.control('hello')))![1]) + 1;
+    for (let i = 0; i < 40; i++) {
+      const p = new Program();
+      p.main.syscall(SYSCALLS.getpid, []);
+      await target.run(p);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const seen = new Set([...vm.since(from).matchAll(/KASYNC-RUN (\d+)/g)].map((m) => Number(m[1])));
+    const missing = Array.from({ length: 40 }, (_, i) => first + i).filter((n) => !seen.has(n));
+    expect(missing, 'markers missing from the console').to.deep.equal([]);
+  });
+
   it('pins a kernel report on the program that caused it and reboots the VM', async () => {
+    await target.ensureVm();
     const before = target.bootTimes.length;
     await target.checkKernel();
     const p = new Program();
@@ -110,7 +126,7 @@ describe('VM target (debian:6.12 under qemu)', function () {
     await target.run(p);
     const found = await target.checkKernel();
     expect(found.map((f) => f.title), 'the injected warning is reported').to.deep.equal(['WARNING in kasync_injected']);
-    expect(found[0].run, 'attributed to a program of this boot').to.be.a('number');
+    expect(found[0].run, `attributed to a program of this boot: ${JSON.stringify(found)}`).to.be.a('number');
     const p2 = new Program();
     p2.main.syscall(SYSCALLS.getpid, []);
     await target.run(p2);
@@ -122,6 +138,7 @@ describe('VM target (debian:6.12 under qemu)', function () {
     const parent = p.pid();
     p.main.syscall(SYSCALLS.getppid, [], { pid: parent });
     p.main.syscall(SYSCALLS.kill, [arg.pid(parent), SIG.STOP.value]);
+    await target.ensureVm();
     const before = target.bootTimes.length;
     const err = await target.run(p).then(
       () => undefined,

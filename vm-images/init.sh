@@ -14,6 +14,8 @@ say() { echo "KASYNC-INIT $*" > /dev/kmsg; }
 
 # everything the kernel says from here on reaches the console, and hangs are reported quickly
 echo 8 > /proc/sys/kernel/printk
+# the agent's KASYNC-RUN markers must never be rate-limited away
+echo on > /proc/sys/kernel/printk_devkmsg
 echo "$(arg kasync.hung)" > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 
 while read -r m; do

@@ -1,5 +1,7 @@
 /** `kasync doctor`: what is present on this machine and what each missing piece disables. */
 import * as fs from 'fs';
+import { findBusybox } from '../vm/initramfs';
+import { accelerator } from '../vm/qemu';
 import * as path from 'path';
 import { ADDON, EXEC_BIN } from '../paths';
 
@@ -33,13 +35,16 @@ function readSysctl(p: string): string | undefined {
   }
 }
 
-function kvmUsable(): boolean {
+const kvmUsable = () => accelerator() === 'kvm';
+
+function staticBusybox(): DoctorItem {
+  let found: string;
   try {
-    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
+    found = findBusybox();
+  } catch (e) {
+    found = (e as Error).message;
   }
+  return { name: 'busybox-static', ok: found.startsWith('/'), found, disables: 'building VM initramfs images (--kernel)' };
 }
 
 /** Run every check. */
@@ -71,7 +76,11 @@ export async function doctor(): Promise<DoctorItem[]> {
     },
     tool('qemu', 'qemu-system-x86_64', 'VM targets (--kernel): candidate kernels, fuzzing in VMs, fsync durability'),
     { name: 'KVM', ok: kvmUsable(), found: kvmUsable() ? '/dev/kvm' : 'no usable /dev/kvm: qemu runs under TCG (slower)', disables: 'nothing; VMs are slower without it' },
-    tool('busybox', 'busybox', 'building VM initramfs images'),
+    staticBusybox(),
+    tool('depmod', 'depmod', 'module plans of fetched Debian kernels (apt-get install kmod)'),
+    tool('setpriv', 'setpriv', 'killing qemu when kasync itself is SIGKILLed (util-linux)'),
+    tool('xz', 'xz', 'the fast PVH boot of XZ-compressed kernels such as Debian 6.1 (xz-utils)'),
+    tool('zstd', 'zstd', 'the fast PVH boot of zstd-compressed kernels such as Debian 6.12'),
     tool('apt-get', 'apt-get', 'fetching Debian kernels (kasync kernels fetch)'),
     tool('C compiler', 'cc', 'checking C reproducers and the ABI header test'),
     tool('mkfs.ext4', 'mkfs.ext4', 'ext4 scratch filesystems in VMs'),

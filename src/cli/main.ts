@@ -132,10 +132,10 @@ export function buildCli(): Command {
       for (const s of suites ?? []) if (!present.includes(s)) throw new UsageError(`unknown suite '${s}' (${present.join(', ')})`);
       const code = await withTarget(o, async (target) => {
         const caps = await target.probe();
-        process.stderr.write(`kasync: ${runHeader(target, caps)}\n`);
         const wantsUring = (suites ?? present).includes('uring');
         if (wantsUring && !caps.uring.available)
           throw new UsageError(`io_uring is unavailable here (${caps.uring.reason}); run --suite with the others or enable it`);
+        process.stderr.write(`kasync: ${runHeader(target, caps)}\n`);
         const tty = process.stderr.isTTY === true;
         const live = o.reporter === 'spec' || o.output !== undefined;
         const run = await runSuites({
