@@ -13,6 +13,7 @@ import { O, SIG, SYSCALLS } from '../src/abi';
 import { arg, Program } from '../src/program/builder';
 import { openat, pread, pwrite, scratchFile } from '../src/program/sys';
 import { ROOT } from '../src/paths';
+import { runSuites } from '../src/suite/runner';
 import { VmTarget } from '../src/target/vm';
 import { resolveKernel } from '../src/vm/kernels';
 import { buildInitramfs } from '../src/vm/initramfs';
@@ -167,6 +168,64 @@ describe('VM target (debian:6.12 under qemu)', function () {
     const ok = new Program();
     const s = ok.main.syscall(SYSCALLS.getpid, []);
     expect((await target.run(ok)).ret(s) > 0, 'the next program runs in a fresh VM').to.equal(true);
+  });
+
+  it('a suite run goes on past a hang, a crash and a kernel report, each failing only its own test', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-suites-'));
+    try {
+      const dist = path.join(ROOT, 'dist', 'src');
+      fs.mkdirSync(path.join(root, 'vmcheck'));
+      fs.writeFileSync(
+        path.join(root, 'vmcheck', 'events.test.js'),
+        `const { conformance } = require(${JSON.stringify(dist + '/suite/conformance')});
+const { arg, Program } = require(${JSON.stringify(dist + '/program/builder')});
+const { openat } = require(${JSON.stringify(dist + '/program/sys')});
+const { O, SIG, SYSCALLS } = require(${JSON.stringify(dist + '/abi')});
+const meta = { ops: [], rule: 'test/vm.test.ts' };
+const kmsg = (text) => {
+  const p = new Program();
+  const k = openat(p.main, '/dev/kmsg', O.WRONLY.value);
+  p.main.syscall(SYSCALLS.write, [arg.fd(k.fd), arg.buf(p.cstr(text)), text.length]);
+  return p;
+};
+const getpid = () => { const p = new Program(); p.main.syscall(SYSCALLS.getpid, []); return p; };
+conformance('vmcheck.1 hangs', meta, async ({ target }) => {
+  const p = new Program({ deadlineMs: 500 });
+  const parent = p.pid();
+  p.main.syscall(SYSCALLS.getppid, [], { pid: parent });
+  p.main.syscall(SYSCALLS.kill, [arg.pid(parent), SIG.STOP.value]);
+  await target.run(p);
+});
+conformance('vmcheck.2 runs', meta, async ({ target }) => { await target.run(getpid()); });
+conformance('vmcheck.3 crashes', meta, async ({ target }) => {
+  const p = new Program();
+  const f = openat(p.main, '/proc/sysrq-trigger', O.WRONLY.value);
+  p.main.syscall(SYSCALLS.write, [arg.fd(f.fd), arg.buf(p.cstr('c')), 1]);
+  await target.run(p);
+});
+conformance('vmcheck.4 passes its assertions but warns', meta, async ({ target }) => {
+  await target.run(kmsg('WARNING: CPU: 1 PID: 9 at io_uring/io_uring.c:1 kasync_runner_check+0x1/0x2\\n'));
+});
+conformance('vmcheck.5 runs', meta, async ({ target }) => { await target.run(getpid()); });
+`,
+      );
+      const run = await runSuites({ target, root });
+      const got = run.tests.map((t) => [t.title, t.status]);
+      expect(got).to.deep.equal([
+        ['vmcheck.1 hangs', 'fail'],
+        ['vmcheck.2 runs', 'pass'],
+        ['vmcheck.3 crashes', 'fail'],
+        ['vmcheck.4 passes its assertions but warns', 'fail'],
+        ['vmcheck.5 runs', 'pass'],
+      ]);
+      expect(run.tests[0].reason).to.match(/^hang \(silent\)/);
+      expect(run.tests[0].detail, 'the hang comes with the console tail').to.contain('console tail:');
+      expect(run.tests[2].reason).to.match(/^kernel crashed: kernel panic: sysrq triggered crash/);
+      expect(run.tests[2].kernelReport, 'the crash is the report, told once').to.equal('kernel panic: sysrq triggered crash');
+      expect(run.tests[3].kernelReport).to.equal('WARNING in kasync_runner_check');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('reports a kernel that panics at boot (no init) clearly', async () => {

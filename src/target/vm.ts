@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SYSCALLS } from '../abi';
 import { Program } from '../program/builder';
 import type { TraceView } from '../program/trace';
-import { attributeReports, classifyHang } from '../vm/console';
+import { attributeReports, classifyHang, KernelReport } from '../vm/console';
 import { buildInitramfs } from '../vm/initramfs';
 import { BASE_MODULES, FS_MODULES, resolveModules } from '../vm/modules';
 import { makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
@@ -170,18 +170,25 @@ export class VmTarget implements Target {
       await vm.reaped();
       const found = attributeReports(vm.since(from)).map((r) => r.report);
       const what = found.length ? `kernel crashed: ${found[0].title}` : `VM lost: ${e.message}`;
-      throw new VmError(`${what} (program ${this.runNo}; the VM will be rebooted)\nconsole tail:\n${vm.tail(TAIL_LINES, from)}`, vm.tail(TAIL_LINES, from));
+      throw this.lost(vm, `${what} (program ${this.runNo}; the VM will be rebooted)`, from, found);
     }
     if (trace) return trace;
     // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
-    const tail = vm.tail(TAIL_LINES, from);
     const kind = classifyHang(vm.since(from));
     vm.kill();
     await vm.reaped();
-    throw new VmError(
-      `hang (${kind}): program ${this.runNo} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one\nconsole tail:\n${tail}`,
-      tail,
-    );
+    const found = attributeReports(vm.since(from)).map((r) => r.report);
+    const what = `hang (${kind}): program ${this.runNo} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one`;
+    throw this.lost(vm, what, from, found);
+  }
+
+  /** The error for a VM that is gone; its console reports are told here, not again by checkKernel. */
+  private lost(vm: Vm, what: string, from: number, found: KernelReport[]): VmError {
+    const tail = vm.tail(TAIL_LINES, from);
+    const err = new VmError(`${what}\nconsole tail:\n${tail}`, tail);
+    if (found.length) err.kernelReport = found.map((r) => r.title).join('; ');
+    if (this.vm === vm) this.checkedTo = vm.consoleEnd;
+    return err;
   }
 
   async run(p: Program): Promise<TraceView> {

@@ -55,6 +55,9 @@ export interface VmOptions {
 
 /** The VM went away or never came up; `consoleTail` holds the last lines it printed. */
 export class VmError extends TargetError {
+  /** Titles of the kernel reports that came with it (a crash's panic, a hang's hung-task report). */
+  kernelReport?: string;
+
   constructor(
     message: string,
     readonly consoleTail: string,
