@@ -14,6 +14,7 @@ import { arg, Program } from '../src/program/builder';
 import { openat, pread, pwrite, scratchFile } from '../src/program/sys';
 import { ROOT } from '../src/paths';
 import { runSuites } from '../src/suite/runner';
+import { LocalTarget } from '../src/target/local';
 import { VmTarget } from '../src/target/vm';
 import { resolveKernel } from '../src/vm/kernels';
 import { buildInitramfs } from '../src/vm/initramfs';
@@ -207,8 +208,13 @@ conformance('vmcheck.4 passes its assertions but warns', meta, async ({ target }
   await target.run(kmsg('WARNING: CPU: 1 PID: 9 at io_uring/io_uring.c:1 kasync_runner_check+0x1/0x2\\n'));
 });
 conformance('vmcheck.5 runs', meta, async ({ target }) => { await target.run(getpid()); });
+conformance('vmcheck.6 runs on a fresh kernel', { ...meta, needs: { freshKernel: true } }, async ({ target }) => {
+  await target.run(getpid());
+});
 `,
       );
+      await target.ensureVm();
+      const boots = target.bootTimes.length;
       const run = await runSuites({ target, root });
       const got = run.tests.map((t) => [t.title, t.status]);
       expect(got).to.deep.equal([
@@ -217,7 +223,9 @@ conformance('vmcheck.5 runs', meta, async ({ target }) => { await target.run(get
         ['vmcheck.3 crashes', 'fail'],
         ['vmcheck.4 passes its assertions but warns', 'fail'],
         ['vmcheck.5 runs', 'pass'],
+        ['vmcheck.6 runs on a fresh kernel', 'pass'],
       ]);
+      expect(target.bootTimes.length - boots, 'reboots after the hang, the crash, the report, and for the fresh kernel').to.equal(4);
       expect(run.tests[0].reason).to.match(/^hang \(silent\)/);
       expect(run.tests[0].detail, 'the hang comes with the console tail').to.contain('console tail:');
       expect(run.tests[2].reason).to.match(/^kernel crashed: kernel panic: sysrq triggered crash/);
@@ -259,6 +267,55 @@ conformance('vmcheck.5 runs', meta, async ({ target }) => { await target.run(get
       expect(await until(() => !qemus.some(alive), 10_000), 'qemu is gone').to.equal(true);
     });
   }
+});
+
+describe('a test that needs a fresh kernel, on the host', () => {
+  it('skips with the reason: only a VM target can boot one', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-suites-'));
+    const target = new LocalTarget();
+    try {
+      fs.mkdirSync(path.join(root, 'fresh'));
+      fs.writeFileSync(
+        path.join(root, 'fresh', 'fresh.test.js'),
+        `const { conformance } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'suite', 'conformance'))});
+conformance('fresh.needs a fresh kernel', { ops: [], rule: 'test', needs: { freshKernel: true } }, async () => {});`,
+      );
+      const run = await runSuites({ target, root });
+      expect(run.tests.map((t) => [t.status, t.reason])).to.deep.equal([['skip', 'needs a fresh kernel: only a VM target (--kernel) can boot one']]);
+    } finally {
+      await target.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a VM that cannot come up', function () {
+  this.timeout(300_000);
+  before(function () {
+    if (!hasQemu) this.skip(); // reason: qemu-system-x86_64 is not installed (.ci/run installs it)
+  });
+  const oneLine = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = spawnSync(process.execPath, [KASYNC, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } });
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^kasync: (booting|fetching|unpacked)/.test(l));
+    expect(r.status, r.stderr).to.equal(2);
+    expect(lines, r.stderr).to.have.length(1);
+    return lines[0];
+  };
+  it('a kernel that panics at boot (bad command line): one line with the panic, exit 2', () => {
+    expect(oneLine(['probe', '--kernel', 'debian:6.12', '--append', 'rdinit=/no/such/init'])).to.match(
+      /^kasync: kernel debian:6\.12 did not boot: kernel panic: /,
+    );
+  });
+  it('a missing qemu: one line naming the package, exit 2', () => {
+    expect(oneLine(['probe', '--kernel', 'debian:6.12'], { KASYNC_QEMU: '/nonexistent/qemu' })).to.equal(
+      'kasync: /nonexistent/qemu not found: apt-get install qemu-system-x86 (or set KASYNC_QEMU)',
+    );
+  });
+  it('a qemu that exits at once: one line, exit 2', () => {
+    expect(oneLine(['probe', '--kernel', 'debian:6.12'], { KASYNC_QEMU: '/bin/false' })).to.match(
+      /^kasync: kernel debian:6\.12 did not boot: qemu exited \(status 1\)/,
+    );
+  });
 });
 
 describe('--kernel given a bad path', () => {

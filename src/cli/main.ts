@@ -32,6 +32,7 @@ interface TargetOpts {
   modules?: string;
   fs?: string;
   logDir?: string;
+  append?: string;
 }
 
 const SCRATCH_FS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const;
@@ -40,9 +41,10 @@ async function makeTarget(o: TargetOpts): Promise<Target> {
   if (o.kernel && !isHostKernel(o.kernel)) {
     if (o.fs && !(SCRATCH_FS as readonly string[]).includes(o.fs)) throw new UsageError(`unknown --fs '${o.fs}' (${SCRATCH_FS.join(', ')})`);
     const kernel = await resolveKernel(o.kernel, { modules: o.modules, log: (l) => process.stderr.write(l + '\n') });
-    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, log: (l) => process.stderr.write(`kasync: ${l}\n`) });
+    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, append: o.append, log: (l) => process.stderr.write(`kasync: ${l}\n`) });
   }
   if (o.modules) throw new UsageError('--modules goes with --kernel PATH');
+  if (o.append) throw new UsageError('--append goes with --kernel');
   if (o.fs && o.fs !== 'tmpfs') throw new UsageError('--fs needs --kernel: on the host, set KASYNC_SCRATCH to a directory on that filesystem');
   if (o.target === 'local') return new LocalTarget();
   if (o.target === 'child') return new ChildTarget();
@@ -58,7 +60,8 @@ function kernelOptions(c: Command): Command {
     .addOption(targetOption())
     .option('-k, --kernel <spec>', 'host, debian:6.1, debian:6.12, debian:6.12-rt or a bzImage path: runs in a qemu VM of it')
     .option('--modules <dir>', "with --kernel PATH: the kernel's modules (INSTALL_MOD_PATH or lib/modules/<release>)")
-    .option('--fs <type>', `the VM's scratch filesystem: ${SCRATCH_FS.join(', ')}`);
+    .option('--fs <type>', `the VM's scratch filesystem: ${SCRATCH_FS.join(', ')}`)
+    .option('--append <words>', "extra words for the VM kernel's command line");
 }
 
 async function withTarget<T>(o: TargetOpts, f: (t: Target) => Promise<T>): Promise<T> {

@@ -11,6 +11,8 @@ import { suiteTarget } from './context';
 export interface Needs {
   /** Effective uid 0 in the executor. */
   root?: boolean;
+  /** A kernel booted for this test alone (counters from zero, nothing left by earlier tests): VM targets. */
+  freshKernel?: boolean;
 }
 
 /** Metadata every conformance test declares. */
@@ -81,6 +83,13 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     if (why) {
       SKIP_REASONS.set(this.test!, why);
       this.skip();
+    }
+    if (meta.needs?.freshKernel) {
+      if (!target.restart) {
+        SKIP_REASONS.set(this.test!, `needs a fresh kernel: only a VM target (--kernel) can boot one`);
+        this.skip();
+      }
+      await target.restart!();
     }
     await target.checkKernel?.(); // what came before this test is not its doing
     const scratch = await target.makeScratch();

@@ -39,6 +39,8 @@ export interface Target {
   readonly slowdown?: number;
   /** Kernel reports that appeared since the last call (VM targets; hosts have no console to read). */
   checkKernel?(): Promise<KernelFinding[]>;
+  /** Start over on a freshly booted kernel (VM targets only). */
+  restart?(): Promise<void>;
   /** Release the executor. */
   close(): Promise<void>;
 }

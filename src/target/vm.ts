@@ -25,6 +25,8 @@ export interface VmTargetOptions {
   /** Keep console logs here (`<kernel>-boot<n>.log`); default: a temp dir removed on close. */
   logDir?: string;
   memoryMb?: number;
+  /** Extra kernel command-line words. */
+  append?: string;
   /** Progress lines (boot, reboot, slowdown). */
   log?: (line: string) => void;
   /** Skip measuring the slowdown (tests that only need the VM). */
@@ -96,6 +98,7 @@ export class VmTarget implements Target {
       fs: fsType,
       disk,
       memoryMb: this.opts.memoryMb,
+      append: this.opts.append,
       log: this.opts.log,
     });
     this.runNo = 0;
@@ -237,6 +240,14 @@ export class VmTarget implements Target {
       await vm.stop();
     }
     return found;
+  }
+
+  /** Power the VM off; the next program boots a fresh one (tests that need a fresh kernel). */
+  async restart(): Promise<void> {
+    await this.booting?.catch(() => undefined);
+    const vm = this.vm;
+    this.vm = undefined;
+    await vm?.stop();
   }
 
   /** The release the VM booted (after the first boot). */

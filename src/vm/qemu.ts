@@ -10,6 +10,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { UsageError } from '../cli/usage';
 import { TargetError } from '../target/target';
+import { parseReports } from './console';
 import type { KernelImage } from './types';
 import { bootableKernel } from './vmlinux';
 
@@ -167,6 +168,7 @@ export class Vm {
   async start(): Promise<void> {
     const o = this.opts;
     for (const f of [o.kernel.vmlinuz, o.initramfs]) if (!fs.existsSync(f)) throw new UsageError(`${f} does not exist`);
+    if (!onPath(QEMU_BIN)) throw new UsageError(`${QEMU_BIN} not found: apt-get install qemu-system-x86 (or set KASYNC_QEMU)`);
     const sock = path.join(o.workDir, 'agent.sock');
     fs.rmSync(sock, { force: true });
     const t0 = Date.now();
@@ -195,6 +197,9 @@ export class Vm {
 
     const bootDeadline = t0 + (o.bootTimeoutMs ?? 120_000);
     const failBoot = (why: string) => {
+      // the kernel's own words beat ours: "kernel panic: No working init found…"
+      const report = parseReports(this.console)[0];
+      if (report) why = `${report.title} (${why})`;
       this.kill();
       return new VmError(`kernel ${o.kernel.spec} did not boot: ${why}`, this.tail());
     };
@@ -324,6 +329,18 @@ export class Vm {
     this.logClosed = true;
     fs.closeSync(this.logFd);
   }
+}
+
+function onPath(cmd: string): boolean {
+  const dirs = cmd.includes('/') ? [''] : (process.env.PATH ?? '/usr/bin:/bin').split(':');
+  return dirs.some((d) => {
+    try {
+      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 function framed(b: Buffer): Buffer {
