@@ -296,7 +296,7 @@ describe('a VM that cannot come up', function () {
   });
   const oneLine = (args: string[], env: NodeJS.ProcessEnv = {}) => {
     const r = spawnSync(process.execPath, [KASYNC, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, ...env } });
-    const lines = r.stderr.trim().split('\n').filter((l) => !/^kasync: (booting|fetching|unpacked)/.test(l));
+    const lines = r.stderr.trim().split('\n').filter((l) => !/^kasync: (booting|fetching|unpacked)|trying once more/.test(l));
     expect(r.status, r.stderr).to.equal(2);
     expect(lines, r.stderr).to.have.length(1);
     return lines[0];
