@@ -11,7 +11,7 @@ import * as path from 'path';
 import { expect } from 'chai';
 import { O, SIG, SYSCALLS } from '../src/abi';
 import { arg, Program } from '../src/program/builder';
-import { openat, pread, pwrite, scratchFile } from '../src/program/sys';
+import { openat, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { ROOT } from '../src/paths';
 import { runSuites } from '../src/suite/runner';
 import { LocalTarget } from '../src/target/local';
@@ -233,6 +233,22 @@ conformance('vmcheck.6 runs on a fresh kernel', { ...meta, needs: { freshKernel:
       expect(run.tests[3].kernelReport).to.equal('WARNING in kasync_runner_check');
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('puts scratch directories on the filesystem --fs asks for (ext4 on a virtio disk)', async () => {
+    const ext4 = new VmTarget({ kernel, fs: 'ext4', slowdown: target.slowdown });
+    try {
+      const dir = await ext4.makeScratch();
+      const p = new Program();
+      const mounts = readSmallFile(p.main, '/proc/mounts', 4096);
+      const v = await ext4.run(p);
+      const text = v.step(mounts.dump).dump!.toString('utf8', 0, Number(v.ret(mounts.read)));
+      expect(text, 'the scratch filesystem is the attached ext4 disk').to.match(/^\/dev\/vda \/scratch ext4 /m);
+      expect(dir.startsWith('/scratch/')).to.equal(true);
+      await ext4.removeScratch(dir);
+    } finally {
+      await ext4.close();
     }
   });
 
