@@ -3,7 +3,7 @@
  * io_getevents/io_pgetevents with every io_event recorded, io_destroy.
  */
 import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
-import { Arg, arg, ArgLike, Buf, Ctx, Fd, Sequence, StepRef } from './builder';
+import { Arg, arg, ArgLike, Buf, Ctx, Fd, Program, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
 
 /**
@@ -38,6 +38,43 @@ export function iocb(spec: IocbSpec): RawStruct {
   });
 }
 
+/**
+ * What the ledger (src/oracle/ledger.ts) needs to know of a program's io_submits: each submit step
+ * and the aio_data of its iocbs (undefined when a relocation sets it at run time).
+ */
+export interface AioSubmitRecord {
+  submit: StepRef;
+  data: (bigint | undefined)[];
+}
+
+/**
+ * How the ledger judges a program. `'exactly-once'` (default): every iocb io_submit accepted has one
+ * io_event among those the program reaped, and no event is unaccounted for. `'at-most-once'`: for
+ * programs that leave requests in flight on purpose (exit, io_destroy, fork tests): no duplicates,
+ * no strangers. `'off'`: programs that forge events or contexts.
+ */
+export type LedgerMode = 'exactly-once' | 'at-most-once' | 'off';
+
+const SUBMITS = new WeakMap<Program, AioSubmitRecord[]>();
+const MODES = new WeakMap<Program, LedgerMode>();
+
+/** The io_submits aioSubmit added to a program, in order. */
+export function aioSubmitsOf(p: Program): AioSubmitRecord[] {
+  return SUBMITS.get(p) ?? [];
+}
+
+/** Set how the ledger judges this program. */
+export function setLedgerMode(p: Program, mode: LedgerMode): void {
+  MODES.set(p, mode);
+}
+
+/** How the ledger judges this program. */
+export function ledgerModeOf(p: Program): LedgerMode {
+  return MODES.get(p) ?? 'exactly-once';
+}
+
+const AIO_DATA = IOCB_LAYOUT.fields.aio_data;
+
 /** Steps and buffers of one io_submit. */
 export interface AioSubmission {
   submit: StepRef;
@@ -54,7 +91,14 @@ export function aioSubmit(seq: Sequence, ctx: Ctx | ArgLike, iocbs: RawStruct[],
   placeAll(seq, ib, 0, iocbs);
   for (let i = 0; i < iocbs.length; i++) seq.patch(ptrs, 8 * i, 8, arg.buf(ib, 64 * i));
   const c = typeof ctx === 'object' && 'kind' in ctx && ctx.kind === 'ctx' ? arg.ctx(ctx as Ctx) : (ctx as ArgLike);
-  return { submit: seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)]), iocbs: ib };
+  const submit = seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)]);
+  const data = iocbs.map((i) =>
+    i.relocs.some((r) => r.off < AIO_DATA.offset + 8 && r.off + r.width > AIO_DATA.offset)
+      ? undefined
+      : i.bytes.readBigUInt64LE(AIO_DATA.offset),
+  );
+  SUBMITS.set(p, [...aioSubmitsOf(p), { submit, data }]);
+  return { submit, iocbs: ib };
 }
 
 /** A relative timeout for io_getevents: nanoseconds, or null for none (wait forever, under the deadline). */
