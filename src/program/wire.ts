@@ -99,3 +99,9 @@ export const Rec = {
 
 /** STEP record flags. */
 export const StepResultFlag = { DEADLINE: 1, REFUSED: 2 } as const;
+
+/**
+ * The executor's deadline signal (native/exec.c KX_SIG = glibc SIGRTMIN + 6 = 40): it has a no-op
+ * handler installed without SA_RESTART, so a test may send it to interrupt a blocking call (EINTR).
+ */
+export const DEADLINE_SIGNAL = 40;
