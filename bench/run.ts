@@ -3,11 +3,13 @@
  * is one JSON object with its figures.
  */
 import { benchExecutor } from './executor';
+import { benchSuites } from './suites';
 import { benchVm } from './vm';
 
 const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Promise<Record<string, number>>> = {
   executor: benchExecutor,
   vm: (log, args) => benchVm(log, args.length ? args : undefined),
+  suites: (log, args) => benchSuites(log, args.length ? args : undefined),
 };
 
 async function main(): Promise<number> {

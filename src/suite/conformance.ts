@@ -5,6 +5,7 @@
 import type { Capabilities } from '../target/caps';
 import { aioSupports, uringSupports } from '../target/caps';
 import type { KernelFinding, Target } from '../target/target';
+import { withLedger } from '../oracle/ledger';
 import { suiteTarget } from './context';
 
 /** What a test needs beyond its ops. */
@@ -95,7 +96,7 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     const scratch = await target.makeScratch();
     let failure: unknown;
     try {
-      await body({ target, caps, scratch });
+      await body({ target: withLedger(target), caps, scratch });
     } catch (e) {
       failure = e;
     }

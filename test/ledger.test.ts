@@ -1,0 +1,149 @@
+/**
+ * The AIO suite fails when the kernel misbehaves: its checks run against doctored traces (a
+ * duplicated event, a missing event, a stranger, a wrong res, an errno off by one) and each must
+ * fail, while the same tests on the true traces pass.
+ */
+import { expect } from 'chai';
+import { aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } from '../src/program/aio';
+import { arg, Program } from '../src/program/builder';
+import { pwrite, scratchFile } from '../src/program/sys';
+import { Trace, TraceView } from '../src/program/trace';
+import { aioLedgerProblems } from '../src/oracle/ledger';
+import { runSuites } from '../src/suite/runner';
+import { LocalTarget } from '../src/target/local';
+import type { Target } from '../src/target/target';
+
+/** A target that rewrites every trace before the test sees it: a kernel that misbehaves on demand. */
+function doctored(inner: Target, doctor: (t: Trace) => void): Target {
+  return {
+    name: `doctored ${inner.name}`,
+    run: async (p) => {
+      const v = await inner.run(p);
+      doctor(v.trace);
+      return new TraceView(v.trace);
+    },
+    runWire: (b, ms) => inner.runWire(b, ms),
+    probe: () => inner.probe(),
+    makeScratch: () => inner.makeScratch(),
+    removeScratch: (d) => inner.removeScratch(d),
+    close: () => inner.close(),
+  };
+}
+
+const firstWithEvents = (t: Trace) => t.steps.find((s) => s.events.length > 0);
+
+const DOCTORS: Record<string, (t: Trace) => void> = {
+  'a duplicated io_event': (t) => {
+    const s = firstWithEvents(t);
+    if (s) s.events.push({ ...s.events[0] });
+  },
+  'a missing io_event': (t) => {
+    const s = firstWithEvents(t);
+    if (s) s.events.shift();
+  },
+  'an io_event nobody submitted': (t) => {
+    const s = firstWithEvents(t);
+    if (s) s.events.push({ ...s.events[0], data: 0xdead_beefn });
+  },
+  'a wrong res (one byte more)': (t) => {
+    for (const s of t.steps) for (const e of s.events) if (e.res >= 0n) e.res += 1n;
+  },
+  'an errno off by one (-EINVAL becomes -ENFILE)': (t) => {
+    for (const s of t.steps) {
+      if (s.ret === -22n) s.ret = -23n;
+      for (const e of s.events) if (e.res === -22n) e.res = -23n;
+    }
+  },
+};
+
+describe('the AIO suite against doctored traces', function () {
+  this.timeout(120_000);
+  let local: LocalTarget;
+  before(() => (local = new LocalTarget()));
+  after(() => local.close());
+
+  // tests whose verdicts the doctors must turn: data-path twins, a rejection, the ledger's own cases
+  const GREP = /^aio\.(PREAD matches pread on a short file|PWRITEV with 3 iovecs matches pwritev|submit rejects opcode 4 |submit of \[valid, invalid, valid\] queues only the first)/;
+
+  it('the chosen tests pass on the true traces', async () => {
+    const run = await runSuites({ target: local, grep: GREP, suites: ['aio'] });
+    expect(run.tests.length, 'the tests the doctors judge are present').to.equal(4);
+    expect(run.tests.filter((t) => t.status !== 'pass').map((t) => `${t.title}: ${t.reason}`)).to.deep.equal([]);
+  });
+
+  for (const [what, doctor] of Object.entries(DOCTORS)) {
+    it(`fails on ${what}`, async () => {
+      const run = await runSuites({ target: doctored(local, doctor), grep: GREP, suites: ['aio'] });
+      const failed = run.tests.filter((t) => t.status === 'fail');
+      expect(failed.length, `tests that noticed ${what}: ${failed.map((t) => t.title).join(', ')}`).to.be.at.least(1);
+      if (what !== 'an errno off by one (-EINVAL becomes -ENFILE)')
+        expect(failed.map((t) => t.title), 'the data-path twin notices').to.include('aio.PREAD matches pread on a short file');
+      else expect(failed.map((t) => t.title).some((t) => t.startsWith('aio.submit rejects opcode 4 ')), 'the rejection test notices').to.equal(true);
+    });
+  }
+});
+
+describe('the completion ledger', () => {
+  let local: LocalTarget;
+  let scratch: string;
+  before(async () => {
+    local = new LocalTarget();
+    scratch = await local.makeScratch();
+  });
+  after(async () => {
+    await local.removeScratch(scratch);
+    await local.close();
+  });
+
+  /** Three PWRITEs of 512 bytes with aio_data 1, 2, 3, reaped (or not). */
+  function threeWrites(reap: boolean): Program {
+    const p = new Program();
+    const s = p.main;
+    const { fd } = scratchFile(s, scratch, 'ledger');
+    const b = p.buf(512);
+    pwrite(s, fd, b, 512, 0);
+    const { ctx } = aioSetup(s, 8);
+    aioSubmit(
+      s,
+      ctx,
+      [1, 2, 3].map((d) => iocb({ opcode: 'PWRITE', fd, aio_data: d, aio_buf: arg.buf(b), aio_nbytes: 512, aio_offset: 512 * d })),
+    );
+    if (reap) aioGetevents(s, ctx, 3, 8);
+    return p;
+  }
+
+  it('balances when every accepted iocb completed once', async () => {
+    const p = threeWrites(true);
+    expect(aioLedgerProblems(p, await local.run(p))).to.deep.equal([]);
+  });
+
+  it('names each iocb that never completed, unless the program says it leaves them in flight', async () => {
+    const p = threeWrites(false);
+    const v = await local.run(p);
+    expect(aioLedgerProblems(p, v)).to.deep.equal([1, 2, 3].map((d) => `aio_data 0x${d}: 1 accepted iocb never completed (no io_event reaped)`));
+    setLedgerMode(p, 'at-most-once');
+    expect(aioLedgerProblems(p, v)).to.deep.equal([]);
+  });
+
+  it('names a duplicate and a stranger', async () => {
+    const p = threeWrites(true);
+    const v = await local.run(p);
+    const s = firstWithEvents(v.trace)!;
+    s.events.push({ ...s.events[1] }, { ...s.events[0], data: 99n });
+    expect(aioLedgerProblems(p, v)).to.have.members([
+      `aio_data 0x${s.events[1].data.toString(16)} completed 2 times for 1 accepted iocb`,
+      'an io_event with aio_data 0x63, which no accepted iocb carried',
+    ]);
+  });
+
+  it('counts only the iocbs io_submit accepted (its return value, from the front)', async () => {
+    const p = threeWrites(true);
+    const v = await local.run(p);
+    const submit = v.trace.steps.find((x) => x.ret === 3n && x.events.length === 0 && x.step > 0)!;
+    submit.ret = 2n; // as if the kernel took only two: the third's event is now a stranger
+    const third = firstWithEvents(v.trace)!.events.find((e) => e.data === 3n)!;
+    expect(third, 'the third write completed').to.not.equal(undefined);
+    expect(aioLedgerProblems(p, v)).to.deep.equal(['an io_event with aio_data 0x3, which no accepted iocb carried']);
+  });
+
+});
