@@ -3,75 +3,24 @@
  * exits 1; all passed or skipped exits 0.
  */
 import * as fs from 'fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { isReporterName, REPORTERS, reporterNames, exitCodeOf, toSpecSummary } from '../report';
 import type { TestResult } from '../report/model';
 import { runSuites, suiteNames } from '../suite/runner';
-import { ChildTarget } from '../target/child';
-import { LocalTarget } from '../target/local';
 import type { Target } from '../target/target';
 import { decodeProgram } from '../program/decode';
 import { decodeTrace } from '../program/trace';
 import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
+import { kernelOptions, TargetOpts, withTarget } from './targets';
 import { UsageError } from './usage';
 import type { Capabilities } from '../target/caps';
-import { VmTarget } from '../target/vm';
-import { isHostKernel, resolveKernel } from '../vm/kernels';
-import type { ScratchFs } from '../vm/qemu';
 import { killAllVms } from '../vm/qemu';
 import { registerKernels } from './kernels';
+import { registerRepro } from './repro';
 import { registerMatrix } from './matrix';
 
 export { UsageError };
-
-/** Where programs run, as the options name it. */
-interface TargetOpts {
-  target: string;
-  kernel?: string;
-  modules?: string;
-  fs?: string;
-  logDir?: string;
-  append?: string;
-}
-
-const SCRATCH_FS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const;
-
-async function makeTarget(o: TargetOpts): Promise<Target> {
-  if (o.kernel && !isHostKernel(o.kernel)) {
-    if (o.fs && !(SCRATCH_FS as readonly string[]).includes(o.fs)) throw new UsageError(`unknown --fs '${o.fs}' (${SCRATCH_FS.join(', ')})`);
-    const kernel = await resolveKernel(o.kernel, { modules: o.modules, log: (l) => process.stderr.write(l + '\n') });
-    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, append: o.append, log: (l) => process.stderr.write(`kasync: ${l}\n`) });
-  }
-  if (o.modules) throw new UsageError('--modules goes with --kernel PATH');
-  if (o.append) throw new UsageError('--append goes with --kernel');
-  if (o.fs && o.fs !== 'tmpfs') throw new UsageError('--fs needs --kernel: on the host, set KASYNC_SCRATCH to a directory on that filesystem');
-  if (o.target === 'local') return new LocalTarget();
-  if (o.target === 'child') return new ChildTarget();
-  throw new UsageError(`unknown target '${o.target}' (local, child)`);
-}
-
-const targetOption = () =>
-  new Option('-t, --target <name>', 'where programs run on the host: local (in-process) or child (kasync-exec)').default('local');
-
-/** The options that pick a kernel: `host` (default) or a VM of another one. */
-function kernelOptions(c: Command): Command {
-  return c
-    .addOption(targetOption())
-    .option('-k, --kernel <spec>', 'host, debian:6.1, debian:6.12, debian:6.12-rt or a bzImage path: runs in a qemu VM of it')
-    .option('--modules <dir>', "with --kernel PATH: the kernel's modules (INSTALL_MOD_PATH or lib/modules/<release>)")
-    .option('--fs <type>', `the VM's scratch filesystem: ${SCRATCH_FS.join(', ')}`)
-    .option('--append <words>', "extra words for the VM kernel's command line");
-}
-
-async function withTarget<T>(o: TargetOpts, f: (t: Target) => Promise<T>): Promise<T> {
-  const t = await makeTarget(o);
-  try {
-    return await f(t);
-  } finally {
-    await t.close();
-  }
-}
 
 function writeOut(text: string, file?: string): void {
   if (file) {
@@ -188,6 +137,7 @@ export function buildCli(): Command {
     });
 
   registerKernels(program);
+  registerRepro(program);
   registerMatrix(program);
   return program;
 }
