@@ -13,3 +13,4 @@ export * from './errno';
 export * from './syscalls';
 export * from './linux';
 export * from './catalog';
+export * from './posix-aio';

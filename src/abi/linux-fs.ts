@@ -16,6 +16,9 @@ import {
 } from './headers';
 import { bits, constants, enumeration } from './table';
 
+/** `lseek` whence values (`SEEK_*`). */
+export const SEEK = enumeration('SEEK_', LINUX_FS_H, { SET: 0, CUR: 1, END: 2, DATA: 3, HOLE: 4 });
+
 /** `open`/`openat` flags (`O_*`), octal as in asm-generic/fcntl.h. */
 export const O = constants('O_', LINUX_FCNTL_H, {
   RDONLY: 0o0,

@@ -2,7 +2,7 @@
  * Readiness and descriptor constants on x86-64: poll and epoll bits, eventfd flags, sockets.
  * `SOCK_*`, `AF_*`, `MSG_*`, `SHUT_*` and `EFD_*` live in kernel-internal headers, so glibc's are checked.
  */
-import { LINUX_EVENTPOLL_H, LINUX_POLL_H, SYS_EVENTFD_H, SYS_SOCKET_H } from './headers';
+import { LINUX_EVENTPOLL_H, LINUX_POLL_H, LINUX_UIO_H, SYS_EVENTFD_H, SYS_SOCKET_H } from './headers';
 import { bits, constants, enumeration } from './table';
 
 /** `poll` event bits (`POLL*`), also `POLL_ADD`'s `poll32_events` and AIO POLL's `aio_buf`. */
@@ -101,3 +101,25 @@ export const MSG = bits('MSG_', SYS_SOCKET_H, {
 
 /** Socket-level constants for passing descriptors (`SCM_RIGHTS` in a `SOL_SOCKET` cmsg). */
 export const SOCKET_CONST = constants('', SYS_SOCKET_H, { SOL_SOCKET: 1, SCM_RIGHTS: 1 }, 'SOCKET_CONST');
+
+/** `UIO_MAXIOV` (IOV_MAX): the most iovecs one vectored call takes; one more is `-EINVAL`. */
+export const UIO = constants('UIO_', LINUX_UIO_H, { MAXIOV: 1024 });
+
+/** `<linux/ioprio.h>`; headers.ts has no name for it yet. */
+const LINUX_IOPRIO_H = '<linux/ioprio.h>';
+
+/** I/O priority classes (`IOPRIO_CLASS_*`); an ioprio value is `class << IOPRIO.CLASS_SHIFT | level`. */
+export const IOPRIO_CLASS = enumeration('IOPRIO_CLASS_', LINUX_IOPRIO_H, {
+  NONE: 0,
+  RT: 1,
+  BE: 2,
+  IDLE: 3,
+  INVALID: [7, '6.5', { unverified: true, note: 'named in the UAPI header since about 6.5' }],
+});
+
+/** I/O priority encoding constants (`IOPRIO_*`). */
+export const IOPRIO = constants('IOPRIO_', LINUX_IOPRIO_H, {
+  CLASS_SHIFT: 13,
+  NR_CLASSES: [8, '6.5', { unverified: true }],
+  NR_LEVELS: [8, '6.5', { unverified: true, note: 'levels 0..7 of RT and BE' }],
+});

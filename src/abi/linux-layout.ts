@@ -1,8 +1,8 @@
 /**
  * x86-64 layouts of the structures that ops and their synchronous twins pass by pointer:
- * `struct statx`, `struct iovec`, `struct __kernel_timespec`, `struct open_how`, `struct futex_waitv`.
+ * `struct statx`, `struct iovec`, `struct __kernel_timespec`, `struct open_how`, `struct futex_waitv`, `struct pollfd`.
  */
-import { LINUX_FUTEX_H, LINUX_OPENAT2_H, LINUX_STAT_H, LINUX_TIME_TYPES_H, LINUX_UIO_H } from './headers';
+import { LINUX_FUTEX_H, LINUX_OPENAT2_H, LINUX_POLL_H, LINUX_STAT_H, LINUX_TIME_TYPES_H, LINUX_UIO_H } from './headers';
 import { layout } from './layout';
 
 const S = { signed: true } as const;
@@ -86,5 +86,15 @@ export const FUTEX_WAITV_LAYOUT = layout(
     uaddr: [8, 8],
     flags: [16, 4],
     __reserved: [20, 4, { note: 'must be 0' }],
+  },
+);
+
+/** `struct pollfd`, 8 bytes (`poll`, the synchronous twin of AIO `POLL` and io_uring `POLL_ADD`). */
+export const POLLFD_LAYOUT = layout(
+  { id: 'pollfd', cType: 'struct pollfd', header: LINUX_POLL_H, size: 8 },
+  {
+    fd: [0, 4, S],
+    events: [4, 2, S],
+    revents: [6, 2, S],
   },
 );

@@ -92,6 +92,7 @@ export const SYSCALLS = Object.freeze({
   set_tid_address: 218,
   fadvise64: 221,
   clock_gettime: 228,
+  clock_nanosleep: 230,
   exit_group: 231,
   epoll_wait: 232,
   epoll_ctl: 233,
