@@ -7,6 +7,7 @@
 #endif
 #include "exec.h"
 
+#include <aio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h> // 6.1 UAPI; only IORING_* constants, newer ones are defined below
@@ -28,9 +29,12 @@ enum { MAX_SEQ = 64, MAX_BUFS = 256, MAX_FDS = 256, MAX_CTX = 64, MAX_RINGS = 16
        MAX_THREADS = 32, MAX_PROCS = 256, NDONE = 64, MSGMAX = 256, MAX_SNAP = 1024 };
 enum { OP_SYSCALL = 1, OP_PATCH, OP_BYTES, OP_FILL, OP_DIGEST, OP_DUMP, OP_VERIFY, OP_SETSLOT,
        OP_URING_SETUP, OP_URING_QUEUE, OP_URING_REAP, OP_URING_STATE, OP_URING_CLOSE, OP_FORK,
-       OP_WAIT, OP_THREADS, OP_SLEEP, OP_EXIT, OP_LAST = OP_EXIT };
+       OP_WAIT, OP_THREADS, OP_SLEEP, OP_EXIT, OP_LIBC, OP_SIGCOUNT, OP_LAST = OP_SIGCOUNT };
 enum { R_STEP = 1, R_AIO, R_CQE, R_DIGEST, R_DUMP, R_VERIFY, R_RING, R_ERROR };
-enum { A_IMM, A_BUF, A_FD, A_CTX, A_RING, A_PID, A_BAD, A_LOAD32, A_LOAD64, A_RES, A_RINGMEM };
+enum { A_IMM, A_BUF, A_FD, A_CTX, A_RING, A_PID, A_BAD, A_LOAD32, A_LOAD64, A_RES, A_RINGMEM, A_NOTIFY };
+// LIBC step functions (WIRE.md, "LIBC functions"); the index is the wire value.
+enum { FN_AIO_READ, FN_AIO_WRITE, FN_AIO_FSYNC, FN_AIO_ERROR, FN_AIO_RETURN, FN_AIO_CANCEL, FN_AIO_SUSPEND,
+       FN_LIO_LISTIO, FN_COUNT_WAIT, FN_COUNT };
 enum { F_DEADLINE = 1, F_REFUSED = 2 };
 
 #define MiB (1ull << 20)
@@ -94,7 +98,7 @@ struct thr {
 struct prog {
 	const uint8_t *p;
 	size_t len;
-	int mode, stray, used_async, fdslots, snapped;
+	int mode, stray, used_async, used_libc, fdslots, snapped;
 	struct region *r;
 	uint32_t nseq, nbufs, seqtab;
 	uint64_t deadline; // absolute CLOCK_MONOTONIC ns
@@ -354,6 +358,7 @@ static int check_arg(struct prog *g, const uint8_t *a, unsigned k, char *e)
 	case A_RINGMEM:
 		if (check_slot(slot, MAX_RINGS, "ring", e)) return -1;
 		return (v >> 32) <= 2 ? 0 : bad(e, "arg %u: ring region %llu unknown", k, (unsigned long long)(v >> 32));
+	case A_NOTIFY: return v || slot ? bad(e, "arg %u: NOTIFY takes no slot or value", k) : 0;
 	}
 	return bad(e, "arg %u: unknown kind %u", k, kind);
 }
@@ -366,7 +371,7 @@ static int in_proc_list(uint32_t nr)
 }
 
 // Payload sizes of the fixed-size steps (0 = variable).
-static const uint32_t fixed_len[OP_LAST + 1] = {0, 112, 32, 0, 32, 16, 16, 32, 24, 16, 16, 16, 8, 8, 8, 8, 0, 8, 8};
+static const uint32_t fixed_len[OP_LAST + 1] = {0, 112, 32, 0, 32, 16, 16, 32, 24, 16, 16, 16, 8, 8, 8, 8, 0, 8, 8, 104, 8};
 
 static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t len, char *e)
 {
@@ -432,6 +437,17 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 		return 0;
 	case OP_EXIT:
 		return b > 1 ? bad(e, "exit group %u", b) : 0;
+	case OP_LIBC: {
+		// The function index is checked when the step runs (an ERROR record), like an empty slot.
+		uint16_t nargs = rd16(pl + 4);
+		if (nargs > 6) return bad(e, "%u args", nargs);
+		for (unsigned k = 0; k < nargs; k++)
+			if (check_arg(g, pl + 8 + 16 * k, k, e)) return -1;
+		return 0;
+	}
+	case OP_SIGCOUNT:
+		if (a < 1 || a > 64) return bad(e, "signal %u", a);
+		return (int)a == KX_SIG ? bad(e, "signal %u is the executor's deadline signal", a) : 0;
 	}
 	return 0;
 }
@@ -492,8 +508,9 @@ static int check(struct prog *g, char *e)
 			if (check_step(g, op, p + off + 8, sl, d))
 				return bad(e, "invalid program: step %u of seq %u: %s", i, s, d);
 			g->fdslots |= (op == OP_SYSCALL && rd16(p + off + 14) == 1) || (op == OP_SETSLOT && rd32(p + off + 8) == 1);
-			int procstep = op == OP_FORK || op == OP_WAIT || op == OP_THREADS || op == OP_EXIT ||
-				       (op == OP_SYSCALL && in_proc_list(rd32(p + off + 8)));
+			// LIBC starts glibc helper threads and SIGCOUNT installs a signal handler: the process's own business
+			int procstep = op == OP_FORK || op == OP_WAIT || op == OP_THREADS || op == OP_EXIT || op == OP_LIBC ||
+				       op == OP_SIGCOUNT || (op == OP_SYSCALL && in_proc_list(rd32(p + off + 8)));
 			if (procstep && g->mode == KX_INPROC)
 				return bad(e, "process-level step %u in seq %u needs the child target", i, s);
 			off += 8 + sl;
@@ -572,6 +589,30 @@ static int in_bufs(struct prog *g, uint64_t a, uint64_t n)
 	return 0;
 }
 
+// ---- notification counters (LIBC, SIGCOUNT) ------------------------------------------------
+
+// The program whose buffers counters may live in. Runner only: one program per process, and a
+// program that used LIBC keeps its buffers and state until the runner exits (glibc's helper
+// threads may still write aiocbs and send notifications after the last step).
+static struct prog *count_prog;
+
+static void count_at(void *p)
+{
+	struct prog *g = __atomic_load_n(&count_prog, __ATOMIC_ACQUIRE);
+	if (p && g && in_bufs(g, (uint64_t)(uintptr_t)p, 4)) __atomic_fetch_add((uint32_t *)p, 1, __ATOMIC_SEQ_CST);
+}
+
+// Arg kind NOTIFY: the sigev_notify_function of SIGEV_THREAD requests. Programs cannot carry
+// function pointers, only this one.
+static void kx_notify(union sigval v) { count_at(v.sival_ptr); }
+
+// SIGCOUNT's SA_SIGINFO handler: a queued signal's value names its counter.
+static void on_count(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig, (void)uc;
+	count_at(si ? si->si_value.sival_ptr : NULL);
+}
+
 // ---- steps -------------------------------------------------------------------------------
 
 // Completions for arg kind RES: `n` of them, `stride` bytes apart, user_data at +0 and res at +8
@@ -626,6 +667,7 @@ static int resolve(struct thr *t, const uint8_t *a, uint64_t *v, char *e)
 		*v = (uint64_t)(uintptr_t)base[x >> 32] + (uint32_t)x;
 		return 0;
 	}
+	case A_NOTIFY: *v = (uint64_t)(uintptr_t)kx_notify; return 0;
 	}
 	return bad(e, "arg kind %u", kind);
 }
@@ -958,6 +1000,126 @@ static int op_state(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl)
 	return 0;
 }
 
+// ---- LIBC, SIGCOUNT ----------------------------------------------------------------------
+
+// glibc reads (and its helper threads write) every aiocb, list and sigevent it is handed, and
+// calls SIGEV_THREAD's function: only memory inside the program's buffers, and only kx_notify.
+static const char *libc_sigev(const struct sigevent *se)
+{
+	if (se->sigev_notify == SIGEV_THREAD &&
+	    (se->sigev_notify_function != kx_notify || se->sigev_notify_attributes != NULL))
+		return "SIGEV_THREAD needs the NOTIFY function and no attributes";
+	return NULL;
+}
+
+static const char *libc_aiocb(struct prog *g, uint64_t a)
+{
+	if (!in_bufs(g, a, sizeof(struct aiocb))) return "aiocb outside the buffers";
+	return libc_sigev(&((const struct aiocb *)(uintptr_t)a)->aio_sigevent);
+}
+
+static const char *libc_list(struct prog *g, uint64_t list, uint64_t n)
+{
+	if ((int64_t)(int32_t)n <= 0) return NULL; // glibc looks at no entry
+	if (n > 65536 || !in_bufs(g, list, 8 * n)) return "aiocb list outside the buffers";
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t a = rd64((const uint8_t *)(uintptr_t)list + 8 * k);
+		const char *why = a ? libc_aiocb(g, a) : NULL;
+		if (why) return why;
+	}
+	return NULL;
+}
+
+static const char *libc_opt(struct prog *g, uint64_t a, uint64_t n, const char *why)
+{
+	return !a || in_bufs(g, a, n) ? NULL : why;
+}
+
+// COUNT_WAIT: until the u32 at p reaches want, polling every millisecond under the step deadline;
+// the result is the last value read.
+static long count_wait(struct thr *t, uint64_t p, uint32_t want, uint64_t dl, struct res *o)
+{
+	struct timespec ms = {0, (long)MS};
+	uint32_t v;
+	while ((v = __atomic_load_n((uint32_t *)(uintptr_t)p, __ATOMIC_SEQ_CST)) < want) {
+		if (now_ns() >= dl) {
+			o->flags |= F_DEADLINE;
+			break;
+		}
+		arm(t, dl);
+		kx_sys(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, (long)&ms, 0, 0, 0);
+	}
+	return v;
+}
+
+static int op_libc(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, struct res *o)
+{
+	static const uint8_t arity[FN_COUNT] = {1, 1, 2, 1, 1, 2, 3, 4, 3};
+	struct prog *g = t->g;
+	uint32_t fn = rd32(pl);
+	uint16_t nargs = rd16(pl + 4);
+	uint64_t a[6] = {0};
+	char e[MSGMAX];
+	if (fn >= FN_COUNT) return rec_error(t, s, i, "libc function %u out of range", fn);
+	if (nargs < arity[fn]) return rec_error(t, s, i, "libc function %u takes %u args, got %u", fn, arity[fn], nargs);
+	for (unsigned k = 0; k < nargs; k++)
+		if (resolve(t, pl + 8 + 16 * k, &a[k], e)) return rec_error(t, s, i, "%s", e);
+	const char *why = NULL;
+	switch (fn) {
+	case FN_AIO_READ: case FN_AIO_WRITE: case FN_AIO_ERROR: case FN_AIO_RETURN: why = libc_aiocb(g, a[0]); break;
+	case FN_AIO_FSYNC: why = libc_aiocb(g, a[1]); break;
+	case FN_AIO_CANCEL: why = a[1] ? libc_aiocb(g, a[1]) : NULL; break;
+	case FN_AIO_SUSPEND:
+		why = libc_list(g, a[0], a[1]);
+		if (!why) why = libc_opt(g, a[2], sizeof(struct timespec), "timeout outside the buffers");
+		break;
+	case FN_LIO_LISTIO:
+		why = libc_list(g, a[1], a[2]);
+		if (!why) why = libc_opt(g, a[3], sizeof(struct sigevent), "sigevent outside the buffers");
+		if (!why && a[3]) why = libc_sigev((const struct sigevent *)(uintptr_t)a[3]);
+		break;
+	case FN_COUNT_WAIT: why = in_bufs(g, a[0], 4) ? NULL : "counter outside the buffers"; break;
+	}
+	if (why) return rec_error(t, s, i, "libc function %u: %s", fn, why);
+	g->used_libc = 1;
+	__atomic_store_n(&count_prog, g, __ATOMIC_RELEASE);
+	uint64_t dl = fn == FN_COUNT_WAIT ? step_deadline(g, o->t0, (uint32_t)a[2]) : g->deadline;
+	void *p0 = (void *)(uintptr_t)a[0], *p1 = (void *)(uintptr_t)a[1];
+	long r = 0;
+	arm(t, dl); // aio_suspend(NULL timeout) and lio_listio(LIO_WAIT) return EINTR on the deadline signal
+	o->t0 = now_ns();
+	errno = 0;
+	switch (fn) {
+	case FN_AIO_READ: r = aio_read(p0); break;
+	case FN_AIO_WRITE: r = aio_write(p0); break;
+	case FN_AIO_FSYNC: r = aio_fsync((int)a[0], p1); break;
+	case FN_AIO_ERROR: r = aio_error(p0); break;
+	case FN_AIO_RETURN: r = aio_return(p0); break;
+	case FN_AIO_CANCEL: r = aio_cancel((int)a[0], p1); break;
+	case FN_AIO_SUSPEND:
+		r = aio_suspend(p0, (int)a[1], (const struct timespec *)(uintptr_t)a[2]);
+		break;
+	case FN_LIO_LISTIO: r = lio_listio((int)a[0], p1, (int)a[2], (struct sigevent *)(uintptr_t)a[3]); break;
+	case FN_COUNT_WAIT: r = count_wait(t, a[0], (uint32_t)a[1], dl, o); break;
+	}
+	o->t1 = now_ns();
+	o->ret = r;
+	o->err = r == -1 ? errno : 0;
+	if (o->t1 >= dl) o->flags |= F_DEADLINE;
+	return 0;
+}
+
+static int op_sigcount(const uint8_t *pl, struct res *o)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_count;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART; // a notification must not cut short the step it lands in
+	sigemptyset(&sa.sa_mask);
+	set_ret(o, sigaction((int)rd32(pl), &sa, NULL) ? -errno : 0);
+	return 0;
+}
+
 static inline uint64_t pat_word(uint64_t seed, uint64_t w) { return (seed << 32) | w; }
 
 static void fill_pattern(uint8_t *d, uint32_t n, uint64_t seed, uint64_t pos)
@@ -1181,6 +1343,11 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		disarm(t); // a dead thread's timer must not signal the rest of the process
 		kx_sys(b ? SYS_exit_group : SYS_exit, a, 0, 0, 0, 0, 0);
 		return 0;
+	case OP_LIBC: return op_libc(t, s, i, pl, o);
+	case OP_SIGCOUNT:
+		__atomic_store_n(&count_prog, g, __ATOMIC_RELEASE);
+		g->used_libc = 1;
+		return op_sigcount(pl, o);
 	}
 	return rec_error(t, s, i, "op %u", op);
 }
@@ -1242,7 +1409,7 @@ static void teardown(struct prog *g)
 				closed[nclosed++] = (int)g->fd[k];
 			}
 		}
-	free_bufs(g);
+	if (!g->used_libc) free_bufs(g); // else glibc's threads may still write into them; the runner exits next
 }
 
 // ---- entry points ------------------------------------------------------------------------
@@ -1304,8 +1471,8 @@ void kx_exec(const uint8_t *prog, size_t len, int mode, void *region)
 	if (!g->stray) teardown(g);
 	disarm(t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!g->stray)
-		free(g); // else a thread still uses it; the runner is about to exit anyway
+	if (!g->stray && !g->used_libc)
+		free(g); // else a thread (ours or glibc's) still uses it; the runner is about to exit anyway
 	__atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
 }
 

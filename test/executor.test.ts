@@ -6,9 +6,25 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { errno, SYSCALLS } from '../src/abi';
+import fc from 'fast-check';
+import { AIOCB_LAYOUT, errno, POSIX_AIO_SIGNAL, SIGEVENT_LAYOUT, SYSCALLS } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
-import { arg, Program, Sequence } from '../src/program/builder';
+import { arg, Program, resealProgram, Sequence } from '../src/program/builder';
+import { decodeProgram } from '../src/program/decode';
+import {
+  aiocbList,
+  aioCancel,
+  aioError,
+  aioFsync,
+  aioRead,
+  aioReturn,
+  aioSuspend,
+  aioWrite,
+  counter,
+  countWait,
+  placeAiocb,
+} from '../src/program/posix-aio';
+import { ArgKind, Op } from '../src/program/wire';
 import { fnv1a64, patternBytes } from '../src/program/pattern';
 import { pipe2, scratchFile } from '../src/program/sys';
 import { decodeTrace, Trace } from '../src/program/trace';
@@ -328,3 +344,182 @@ describe('executor: nothing leaks in-process', () => {
   });
 });
 
+
+describe('executor: LIBC and SIGCOUNT steps (glibc POSIX AIO, child only)', function () {
+  this.timeout(120_000);
+  let t: ChildTarget;
+  let dir: string;
+  before(async () => {
+    t = new ChildTarget();
+    dir = await t.makeScratch();
+  });
+  after(async () => {
+    await t.removeScratch(dir);
+    await t.close();
+  });
+
+  /** The offset of the first LIBC step's payload in a program's wire bytes. */
+  function libcPayload(wire: Buffer): number {
+    const d = decodeProgram(wire);
+    const step = d.seqs[0].find((s) => s.op === Op.LIBC)!;
+    return step.payload.byteOffset - wire.byteOffset; // the payload is a view into the wire bytes
+  }
+
+  it('aio_write, aio_suspend, aio_error, aio_return round-trip the pattern; SIGEV_THREAD and SIGEV_SIGNAL count once', async () => {
+    const p = new Program({ deadlineMs: 5000 });
+    const s = p.main;
+    const { fd } = scratchFile(s, dir, 'posix');
+    const src = p.buf(SIZE);
+    s.fillPattern(src, 0, SIZE, SEED);
+    const byThread = counter(s);
+    const bySignal = counter(s);
+    const sig = s.sigCount(POSIX_AIO_SIGNAL);
+    const w = placeAiocb(s, { fd, buf: arg.buf(src), nbytes: SIZE, notify: { kind: 'thread', value: arg.buf(byThread) } });
+    const write = aioWrite(s, w);
+    const suspend = aioSuspend(s, aiocbList(s, [null, w]), 2, null);
+    const err = aioError(s, w);
+    const ret = aioReturn(s, w);
+    const dst = p.buf(SIZE);
+    const r = placeAiocb(s, {
+      fd,
+      buf: arg.buf(dst),
+      nbytes: SIZE,
+      notify: { kind: 'signal', signo: POSIX_AIO_SIGNAL, value: arg.buf(bySignal) },
+    });
+    aioRead(s, r);
+    const waits = [countWait(s, byThread, 1), countWait(s, bySignal, 1)];
+    const rret = aioReturn(s, r);
+    const verify = s.verify(dst, 0, SIZE, SEED);
+    expect(p.processLevel, 'LIBC and SIGCOUNT make the program process-level').to.equal(true);
+    const v = await t.run(p);
+    expect(v.trace.status, v.trace.message).to.equal('ok');
+    expect(v.ret(sig), 'sigaction').to.equal(0);
+    expect(v.ret(write), 'aio_write').to.equal(0);
+    expect(v.ret(suspend), 'aio_suspend (a NULL entry first)').to.equal(0);
+    expect([v.ret(err), v.ret(ret)], 'aio_error, aio_return').to.deep.equal([0, SIZE]);
+    expect(waits.map((x) => v.ret(x)), 'one notification each').to.deep.equal([1, 1]);
+    expect(v.ret(rret), 'aio_return of the read').to.equal(SIZE);
+    expect(v.step(verify).verify?.mismatches).to.equal(0);
+    expect(fs.readFileSync(path.join(dir, 'posix')).equals(patternBytes(SEED, 0, SIZE)), 'file holds the pattern').to.equal(true);
+  });
+
+  it('a failed glibc call records -1 and its errno', async () => {
+    const p = new Program({ deadlineMs: 2000 });
+    const cancel = aioCancel(p.main, -1, null);
+    const v = await t.run(p);
+    expect([v.ret(cancel), v.step(cancel).errno]).to.deep.equal([-1, errno.EBADF]);
+  });
+
+  it('aio_suspend with no timeout on a read that never completes is interrupted at the step deadline', async () => {
+    const p = new Program({ deadlineMs: 300 });
+    const s = p.main;
+    const { r } = pipe2(s);
+    const cb = placeAiocb(s, { fd: r, buf: arg.buf(p.buf(8)), nbytes: 8 });
+    aioRead(s, cb);
+    const wait = aioSuspend(s, aiocbList(s, [cb]), 1, null);
+    const v = await t.run(p);
+    const st = v.step(wait);
+    expect([st.ret, st.errno, st.deadline], 'EINTR, flagged DEADLINE').to.deep.equal([-1n, errno.EINTR, true]);
+    expect(Number(st.t1Ns - st.t0Ns) / 1e6, 'at the deadline, not later').to.be.below(2000);
+    expect(v.trace.status, 'the runner survived and reported').to.not.equal('runner-died');
+  });
+
+  it('count_wait that never reaches its value ends at its own wait limit', async () => {
+    const p = new Program({ deadlineMs: 5000 });
+    const c = counter(p.main);
+    const wait = countWait(p.main, c, 1, 100);
+    const after = p.main.syscall(SYSCALLS.getpid, []);
+    const v = await t.run(p);
+    expect([v.ret(wait), v.step(wait).deadline], 'value 0, DEADLINE').to.deep.equal([0, true]);
+    expect(v.ret(after), 'the program goes on').to.be.greaterThan(0);
+  });
+
+  it('a LIBC step that cannot run records ERROR: fn out of range, too few args, memory outside the buffers, a foreign SIGEV_THREAD function', async () => {
+    const errors: string[] = [];
+    const run = async (wire: Buffer) => {
+      const tr = decodeTrace(await t.runWire(wire, 2000));
+      expect(tr.status, `${tr.message}`).to.equal('ok');
+      errors.push(tr.steps.find((x) => x.error)?.error ?? 'no ERROR record');
+    };
+    // fn out of range, and one arg short: patched into the wire and resealed
+    for (const [off, value] of [
+      [0, 9],
+      [0, 0xffffffff],
+    ] as const) {
+      const p = new Program({ deadlineMs: 2000 });
+      aioError(p.main, placeAiocb(p.main, { fd: -1 }));
+      const wire = p.encode();
+      wire.writeUInt32LE(value, libcPayload(wire) + off);
+      await run(resealProgram(wire));
+    }
+    const short = new Program({ deadlineMs: 2000 });
+    aioFsync(short.main, 0, placeAiocb(short.main, { fd: -1 }));
+    const sw = short.encode();
+    sw.writeUInt16LE(1, libcPayload(sw) + 4);
+    await run(resealProgram(sw));
+    const outside = new Program({ deadlineMs: 2000 });
+    outside.main.libc('aio_error', [arg.bad()]);
+    await run(outside.encode());
+    const small = new Program({ deadlineMs: 2000 });
+    small.main.libc('aio_read', [arg.buf(small.buf(64))]);
+    await run(small.encode());
+    const foreign = new Program({ deadlineMs: 2000 });
+    const cb = placeAiocb(foreign.main, { fd: -1, notify: { kind: 'thread', value: 0 } });
+    foreign.main.patch(cb, AIOCB_LAYOUT.fields.aio_sigevent.offset + SIGEVENT_LAYOUT.fields.sigev_notify_function.offset, 8, 0x401000);
+    aioRead(foreign.main, cb);
+    await run(foreign.encode());
+    expect(errors).to.deep.equal([
+      'libc function 9 out of range',
+      'libc function 4294967295 out of range',
+      'libc function 2 takes 2 args, got 1',
+      'libc function 3: aiocb outside the buffers',
+      'libc function 0: aiocb outside the buffers',
+      'libc function 0: SIGEV_THREAD needs the NOTIFY function and no attributes',
+    ]);
+  });
+
+  it('the in-process addon refuses LIBC and SIGCOUNT steps with an error trace', async () => {
+    const local = new LocalTarget();
+    try {
+      for (const build of [(p: Program) => aioCancel(p.main, -1, null), (p: Program) => p.main.sigCount(POSIX_AIO_SIGNAL)]) {
+        const p = new Program({ deadlineMs: 1000 });
+        build(p);
+        const tr = decodeTrace(await local.runWire(p.encode(), 1000));
+        expect(tr.status).to.equal('error');
+        expect(tr.message).to.match(/process-level step 0 in seq 0 needs the child target/);
+      }
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('300 random LIBC steps (any fn, args of every kind) give decodable traces and never kill the runner', async () => {
+    const kinds = [ArgKind.IMM, ArgKind.BUF, ArgKind.BAD, ArgKind.NOTIFY, ArgKind.LOAD32];
+    const steps = fc.record({
+      fn: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.nat()),
+      nargs: fc.integer({ min: 0, max: 6 }),
+      args: fc.array(fc.tuple(fc.constantFrom(...kinds), fc.oneof(fc.integer({ min: 0, max: 600 }), fc.nat()), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), { minLength: 6, maxLength: 6 }),
+    });
+    let errorsSeen = 0;
+    for (const st of fc.sample(steps, { numRuns: 300, seed: 7 })) {
+      const p = new Program({ deadlineMs: 300 });
+      const b = p.buf(1024);
+      p.main.libc('aio_error', [arg.buf(b)]);
+      const wire = p.encode();
+      const at = libcPayload(wire);
+      wire.writeUInt32LE(st.fn >>> 0, at);
+      wire.writeUInt16LE(st.nargs, at + 4);
+      st.args.forEach(([kind, v, big], k) => {
+        // BUF and LOAD32 name buffer 0; NOTIFY takes nothing; IMM and BAD take the value
+        const value = kind === ArgKind.BUF ? BigInt(v % 1100) : kind === ArgKind.LOAD32 ? BigInt(v % 1021) : kind === ArgKind.BAD ? BigInt(v % 4096) : kind === ArgKind.NOTIFY ? 0n : big;
+        wire.writeUInt32LE(kind, at + 8 + 16 * k);
+        wire.writeUInt32LE(0, at + 8 + 16 * k + 4);
+        wire.writeBigUInt64LE(value, at + 8 + 16 * k + 8);
+      });
+      const tr = decodeTrace(await t.runWire(resealProgram(wire), 300));
+      expect(tr.status, `fn ${st.fn} nargs ${st.nargs}: ${tr.message}`).to.be.oneOf(['ok', 'deadline']);
+      if (tr.steps.some((x) => x.error)) errorsSeen++;
+    }
+    expect(errorsSeen, 'some random steps were refused with ERROR records').to.be.greaterThan(0);
+  });
+});

@@ -4,7 +4,7 @@ import { arg, Program, resealProgram } from '../src/program/builder';
 import { decodeProgram, ProgramFormatError } from '../src/program/decode';
 import { fnv1a32, fnv1a64, programChecksum, fnv1a64Reference, patternBytes, tracePatternWord } from '../src/program/pattern';
 import { decodeTrace, TraceFormatError } from '../src/program/trace';
-import { Op, Rec, TRACE_MAGIC } from '../src/program/wire';
+import { ArgKind, DEADLINE_SIGNAL, LibcFn, Op, Rec, TRACE_MAGIC } from '../src/program/wire';
 
 /** Build trace bytes by hand, as the executor would. */
 function traceBytes(records: { type: number; seq?: number; step?: number; proc?: number; payload: Buffer }[], status = 0, msg = ''): Buffer {
@@ -98,6 +98,42 @@ describe('wire: programs', () => {
     const q = new Program();
     q.main.syscall(117, [0, 0, 0]); // setresuid
     expect(q.processLevel).to.equal(true);
+  });
+
+  it('LIBC and SIGCOUNT steps and the NOTIFY arg round-trip, and mark the program process-level', () => {
+    const p = new Program();
+    const cb = p.buf(168);
+    expect(p.processLevel).to.equal(false);
+    p.main.libc('lio_listio', [1, arg.buf(cb, 8), 2, arg.notify()], { stopOnError: true });
+    expect(p.processLevel, 'glibc starts threads: the child target').to.equal(true);
+    const q = new Program();
+    q.main.sigCount(35);
+    expect(q.processLevel, 'a signal handler: the child target').to.equal(true);
+    p.main.sigCount(35);
+    const d = decodeProgram(p.encode());
+    expect(d.seqs[0].map((x) => x.opName)).to.deep.equal(['LIBC', 'SIGCOUNT']);
+    const [libc, sig] = d.seqs[0];
+    expect([libc.op, libc.flags, libc.libcFn, libc.payload.length]).to.deep.equal([Op.LIBC, 1, 'lio_listio', 104]);
+    expect(libc.payload.readUInt32LE(0), 'fn').to.equal(LibcFn.lio_listio);
+    expect(libc.payload.readUInt16LE(4), 'nargs').to.equal(4);
+    const argAt = (k: number) => [libc.payload.readUInt32LE(8 + 16 * k), libc.payload.readUInt32LE(12 + 16 * k), libc.payload.readBigUInt64LE(16 + 16 * k)];
+    expect(argAt(0), 'mode: IMM 1').to.deep.equal([ArgKind.IMM, 0, 1n]);
+    expect(argAt(1), 'list: BUF 0 + 8').to.deep.equal([ArgKind.BUF, 0, 8n]);
+    expect(argAt(3), 'sigevent: NOTIFY').to.deep.equal([ArgKind.NOTIFY, 0, 0n]);
+    expect(argAt(4), 'unused args are IMM 0').to.deep.equal([ArgKind.IMM, 0, 0n]);
+    expect([sig.op, sig.payload.readUInt32LE(0), sig.payload.length]).to.deep.equal([Op.SIGCOUNT, 35, 8]);
+  });
+
+  it('a LIBC step with an unknown function decodes with its number; the builder refuses wrong arity and the deadline signal', () => {
+    const p = new Program();
+    p.main.libc('aio_error', [arg.buf(p.buf(168))]);
+    const wire = p.encode();
+    const d = decodeProgram(wire);
+    wire.writeUInt32LE(77, d.seqs[0][0].payload.byteOffset - wire.byteOffset);
+    expect(decodeProgram(resealProgram(wire)).seqs[0][0].libcFn).to.equal('fn77');
+    expect(() => p.main.libc('aio_fsync', [arg.buf(p.buf(8))])).to.throw(/takes 2 arguments/);
+    expect(() => p.main.sigCount(DEADLINE_SIGNAL)).to.throw(/deadline signal/);
+    expect(() => p.main.sigCount(0)).to.throw(/out of range/);
   });
 
   it('the builder refuses what the executor would reject', () => {

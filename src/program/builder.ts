@@ -3,7 +3,7 @@
  * over symbolic handles (buffers, fds, AIO contexts, rings, pids); `encode()` turns it into wire bytes
  * (native/WIRE.md) that every target runs unchanged.
  */
-import { ArgKind, FillKind, LIMITS, Op, OpCode, Post, PROGRAM_HEADER, PROGRAM_MAGIC, SlotKind, StepFlag, WIRE_VERSION } from './wire';
+import { ArgKind, FillKind, LIBC_ARITY, LibcFn, LibcFnName, LIMITS, Op, OpCode, Post, PROGRAM_HEADER, PROGRAM_MAGIC, SlotKind, StepFlag, WIRE_VERSION, DEADLINE_SIGNAL } from './wire';
 import { programChecksum } from './pattern';
 import { PROCESS_LEVEL } from '../abi/syscalls';
 
@@ -67,6 +67,8 @@ export const arg = {
     slot: r.slot,
     value: (BigInt(region) << 32n) | BigInt(off),
   }),
+  /** The executor's `notify(union sigval)`, which counts into the u32 `sival_ptr` names: SIGEV_THREAD's function. */
+  notify: (): Arg => ({ kind: ArgKind.NOTIFY, slot: 0, value: 0n }),
 };
 
 function toArg(a: ArgLike): Arg {
@@ -241,6 +243,26 @@ export class Sequence {
   /** Sleep, under the program deadline. */
   sleep(ms: number): StepRef {
     return this.push(Op.SLEEP, new Writer(8).u64(BigInt(Math.round(ms * 1e6))).b);
+  }
+
+  /**
+   * Call a glibc function of the executor's fixed table (POSIX AIO, and `count_wait`), recording its C
+   * return value and errno. Process-level: glibc starts helper threads and notifications send signals.
+   */
+  libc(fn: LibcFnName, args: ArgLike[], opts: { stopOnError?: boolean } = {}): StepRef {
+    if (args.length !== LIBC_ARITY[fn]) throw new Error(`${fn} takes ${LIBC_ARITY[fn]} arguments, got ${args.length}`);
+    this.program.markProcessLevel(fn);
+    const w = new Writer(8 + 6 * 16).u32(LibcFn[fn]).u16(args.length).u16(0);
+    for (let i = 0; i < 6; i++) w.arg(i < args.length ? toArg(args[i]) : arg.imm(0));
+    return this.push(Op.LIBC, w.b, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+  }
+
+  /** Count deliveries of `signo` into the u32 each signal's `si_value.sival_ptr` names. Process-level. */
+  sigCount(signo: number): StepRef {
+    if (!(signo >= 1 && signo <= 64)) throw new Error(`signal ${signo} out of range`);
+    if (signo === DEADLINE_SIGNAL) throw new Error(`signal ${signo} is the executor's deadline signal`);
+    this.program.markProcessLevel('sigcount');
+    return this.push(Op.SIGCOUNT, new Writer(8).u32(signo).u32(0).b);
   }
 
   /** exit_group (group) or exit of this thread. Process-level. */

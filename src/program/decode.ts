@@ -3,7 +3,7 @@
  * reproducers, and to check that encoding loses nothing.
  */
 import { programChecksum } from './pattern';
-import { LIMITS, Op, PROGRAM_HEADER, PROGRAM_MAGIC, STEP_HEADER, WIRE_VERSION } from './wire';
+import { LibcFn, LIMITS, Op, PROGRAM_HEADER, PROGRAM_MAGIC, STEP_HEADER, WIRE_VERSION } from './wire';
 
 /** A decoded step: its op, flags and payload (raw, little-endian as on the wire). */
 export interface DecodedStep {
@@ -11,6 +11,8 @@ export interface DecodedStep {
   opName: string;
   flags: number;
   payload: Buffer;
+  /** LIBC steps: the function's name (`fn<n>` for an index outside the table). */
+  libcFn?: string;
 }
 
 /** A decoded program. */
@@ -25,6 +27,7 @@ export interface DecodedProgram {
 export class ProgramFormatError extends Error {}
 
 const OP_NAMES = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k])) as Record<number, string>;
+const LIBC_NAMES = Object.fromEntries(Object.entries(LibcFn).map(([k, v]) => [v, k])) as Record<number, string>;
 
 /** Decode (and check the framing of) wire bytes. */
 export function decodeProgram(b: Buffer): DecodedProgram {
@@ -57,7 +60,12 @@ export function decodeProgram(b: Buffer): DecodedProgram {
       const op = b.readUInt16LE(p);
       const len = b.readUInt32LE(p + 4);
       if (len % 8 || p + STEP_HEADER + len > length) fail(`step ${i} of sequence ${s} has length ${len}`);
-      steps.push({ op, opName: OP_NAMES[op] ?? `op${op}`, flags: b.readUInt16LE(p + 2), payload: b.subarray(p + 8, p + 8 + len) });
+      const step: DecodedStep = { op, opName: OP_NAMES[op] ?? `op${op}`, flags: b.readUInt16LE(p + 2), payload: b.subarray(p + 8, p + 8 + len) };
+      if (op === Op.LIBC && len >= 4) {
+        const fn = step.payload.readUInt32LE(0);
+        step.libcFn = LIBC_NAMES[fn] ?? `fn${fn}`;
+      }
+      steps.push(step);
       p += STEP_HEADER + len;
     }
     seqs.push(steps);

@@ -52,6 +52,8 @@ export const Op = {
   THREADS: 16,
   SLEEP: 17,
   EXIT: 18,
+  LIBC: 19,
+  SIGCOUNT: 20,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -71,7 +73,36 @@ export const ArgKind = {
   LOAD64: 8,
   RES: 9,
   RINGMEM: 10,
+  NOTIFY: 11,
 } as const;
+
+/** Functions a LIBC step calls (native/WIRE.md, LIBC functions): the wire value and how many args each takes. */
+export const LibcFn = {
+  aio_read: 0,
+  aio_write: 1,
+  aio_fsync: 2,
+  aio_error: 3,
+  aio_return: 4,
+  aio_cancel: 5,
+  aio_suspend: 6,
+  lio_listio: 7,
+  /** The executor's wait for a notification counter: `(counter, want, waitms)`. */
+  count_wait: 8,
+} as const;
+/** Name of a LIBC function. */
+export type LibcFnName = keyof typeof LibcFn;
+/** Arguments each LIBC function takes. */
+export const LIBC_ARITY: { readonly [K in LibcFnName]: number } = {
+  aio_read: 1,
+  aio_write: 1,
+  aio_fsync: 2,
+  aio_error: 1,
+  aio_return: 1,
+  aio_cancel: 2,
+  aio_suspend: 3,
+  lio_listio: 4,
+  count_wait: 3,
+};
 
 /** What SYSCALL does with its result. */
 export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4 } as const;
