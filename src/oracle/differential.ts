@@ -4,12 +4,13 @@
  * the result, the buffer afterwards, the file's size and bytes afterwards.
  */
 import { expect } from 'chai';
-import { AT, describeErrno, IOVEC_LAYOUT, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
+import * as path from 'path';
+import { AT, describeErrno, IOVEC_LAYOUT, O, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, IocbSpec } from '../program/aio';
 import { arg, Buf, Fd, Program, Sequence, StepRef } from '../program/builder';
 import { fnv1a64 } from '../program/pattern';
 import { encodeStruct, placeAll } from '../program/struct';
-import { pread, pwrite, scratchFile } from '../program/sys';
+import { openat, pread, pwrite, scratchFile } from '../program/sys';
 import type { TraceView } from '../program/trace';
 import { reap, setupRing, sqe, SqeSpec, submit } from '../program/uring';
 import type { Target } from '../target/target';
@@ -26,7 +27,7 @@ export interface ContentRange {
 
 /** What one side of a differential works on. */
 export interface TwinSide {
-  /** The side's own file, open O_RDWR. */
+  /** The side's own file, open O_RDWR (plus {@link TwinSpec.open}'s flags). */
   fd: Fd;
   /** The side's own buffer, page-aligned. */
   buf: Buf;
@@ -44,6 +45,11 @@ export interface TwinSpec {
   async(s: Sequence, side: TwinSide): ResultOf;
   /** File bytes read back afterwards (default 128 KiB); the comparison covers only these. */
   readBack?: number;
+  /**
+   * Extra open flags (O_APPEND, O_DIRECT, O_DSYNC) for the fd both calls get: each side's file is then
+   * opened a second time with O_RDWR and these flags; the fixture and the read-back keep a plain fd.
+   */
+  open?: number;
 }
 
 /** What one side did. */
@@ -84,6 +90,14 @@ export async function differential(target: Target, scratch: string, spec: TwinSp
     what: `open of the ${x.name} file`,
     step: x.open,
   }));
+  // the fd the calls get: the plain one, or the same file opened again with the spec's flags
+  const opFds = sides.map((x) => {
+    if (spec.open === undefined) return x.fd;
+    const flags = O.RDWR.value | O.CLOEXEC.value | spec.open;
+    const { fd, step } = openat(s, path.posix.join(scratch, `twin-${x.name}`), flags);
+    setup.push({ what: `open of the ${x.name} file with flags 0o${spec.open.toString(8)}`, step });
+    return fd;
+  });
 
   const ranges = spec.content ?? [];
   if (ranges.length) {
@@ -104,8 +118,8 @@ export async function differential(target: Target, scratch: string, spec: TwinSp
     else s.fillPattern(x.buf, 0, spec.buf.size, fill.seed, fill.pos ?? 0);
   }
 
-  const syncStep = spec.sync(s, sides[0]);
-  const asyncResult = spec.async(s, sides[1]);
+  const syncStep = spec.sync(s, { fd: opFds[0], buf: sides[0].buf });
+  const asyncResult = spec.async(s, { fd: opFds[1], buf: sides[1].buf });
 
   const empty = p.cstr('');
   const after = sides.map((x) => {

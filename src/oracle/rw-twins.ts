@@ -3,7 +3,7 @@
  * (READ/WRITE/READV/WRITEV): the same fixture and the same expectations, only the submission differs.
  */
 import { expect } from 'chai';
-import { SYSCALLS } from '../abi';
+import { errno, O, RWF, SYSCALLS, UIO } from '../abi';
 import { arg, Buf, Fd, Sequence } from '../program/builder';
 import { patternBytes } from '../program/pattern';
 import { pread, pwrite } from '../program/sys';
@@ -22,7 +22,8 @@ interface Iface {
   name: 'aio' | 'uring';
   rule: string;
   ops: { read: string; write: string; readv: string; writev: string };
-  submit(s: Sequence, op: string, fd: Fd, b: Buf, len: number, off: number): ResultOf;
+  /** `rwFlags`: RWF_* in aio_rw_flags / the SQE's rw_flags. */
+  submit(s: Sequence, op: string, fd: Fd, b: Buf, len: number, off: number, rwFlags?: number): ResultOf;
   /** Seed base, distinct per interface so a mixed-up buffer cannot pass. */
   seed: number;
 }
@@ -33,15 +34,16 @@ const IFACES: Record<'aio' | 'uring', Iface> = {
     rule: 'SEMANTICS §1.2',
     ops: { read: 'PREAD', write: 'PWRITE', readv: 'PREADV', writev: 'PWRITEV' },
     seed: 0x0a10,
-    submit: (s, op, fd, b, len, off) =>
-      viaAio(s, { opcode: op as 'PREAD', fd, aio_buf: arg.buf(b), aio_nbytes: len, aio_offset: off }),
+    submit: (s, op, fd, b, len, off, rwFlags = 0) =>
+      viaAio(s, { opcode: op as 'PREAD', fd, aio_buf: arg.buf(b), aio_nbytes: len, aio_offset: off, aio_rw_flags: rwFlags }),
   },
   uring: {
     name: 'uring',
     rule: 'SEMANTICS §3.2',
     ops: { read: 'READ', write: 'WRITE', readv: 'READV', writev: 'WRITEV' },
     seed: 0x0b10,
-    submit: (s, op, fd, b, len, off) => viaUring(s, { opcode: op as 'READ', fd, addr: arg.buf(b), len, off }),
+    submit: (s, op, fd, b, len, off, rwFlags = 0) =>
+      viaUring(s, { opcode: op as 'READ', fd, addr: arg.buf(b), len, off, rw_flags: rwFlags }),
   },
 };
 
@@ -145,4 +147,179 @@ export function vectoredWriteMatchesPwritev(which: 'aio' | 'uring'): void {
     expect(twin.bytes.async.file.subarray(700).equals(gathered), 'the file holds the iovecs in iovec order').to.equal(true);
     expect(twin.async, `same result, size and bytes as pwritev(2) (${i.rule})`).to.deep.equal(twin.sync);
   });
+}
+
+/** pwritev2(fd, [buf, len], 1, off, flags): the synchronous twin of a write carrying RWF_* flags. */
+function pwritev2(s: Sequence, fd: Fd, b: Buf, len: number, off: number, flags: number) {
+  return s.syscall(SYSCALLS.pwritev2, [arg.fd(fd), arg.buf(iovecs(s, b, [[0, len]])), 1, off, 0, flags]);
+}
+
+/** `<iface>.<read op> at and past EOF returns 0 like pread`. */
+export function readAtEofReturnsZero(which: 'aio' | 'uring'): void {
+  const i = IFACES[which];
+  const op = i.ops.read;
+  conformance(
+    `${i.name}.${op} at and past EOF returns 0 like pread`,
+    { ops: [`${i.name}.${op}`], rule: i.rule },
+    async ({ target, scratch }) => {
+      // 1000-byte file, read at its end and far past it: nothing to read, the buffer stays 0xa5
+      for (const off of [1000, 1 << 20]) {
+        const twin = await differential(target, scratch, {
+          content: [{ seed: i.seed + 6, off: 0, len: 1000 }],
+          buf: { size: 4096 },
+          sync: (s, x) => pread(s, x.fd, x.buf, 4096, off),
+          async: (s, x) => i.submit(s, op, x.fd, x.buf, 4096, off),
+        });
+        expect(twin.async.result, `a read at ${off}, at or past EOF, returns 0 (${i.rule})`).to.equal(0);
+        expect(
+          twin.bytes.async.buf.equals(Buffer.alloc(4096, 0xa5)),
+          `the read at ${off} leaves the buffer alone`,
+        ).to.equal(true);
+        expect(twin.async, `same result, buffer and file as pread(2) at ${off} (${i.rule})`).to.deep.equal(twin.sync);
+      }
+    },
+  );
+}
+
+/** `<iface>.<read, write, readv, writev> of zero bytes return 0 like their twins`. */
+export function zeroLengthMatchesTwins(which: 'aio' | 'uring'): void {
+  const i = IFACES[which];
+  const { read, write, readv, writev } = i.ops;
+  const ops = [read, write, readv, writev].map((o) => `${i.name}.${o}`);
+  conformance(
+    `${i.name}.${read}, ${write}, ${readv} and ${writev} of zero bytes return 0 like their twins`,
+    { ops, rule: i.rule },
+    async ({ target, scratch }) => {
+      // at 2000, past the 1000-byte EOF: a zero-length write must not extend the file either
+      const off = 2000;
+      const cases = [
+        { op: read, sync: (s: Sequence, fd: Fd, b: Buf) => pread(s, fd, b, 0, off) },
+        { op: write, sync: (s: Sequence, fd: Fd, b: Buf) => pwrite(s, fd, b, 0, off) },
+        {
+          op: readv,
+          sync: (s: Sequence, fd: Fd, b: Buf) => s.syscall(SYSCALLS.preadv, [arg.fd(fd), arg.buf(b), 0, off, 0]),
+        },
+        {
+          op: writev,
+          sync: (s: Sequence, fd: Fd, b: Buf) => s.syscall(SYSCALLS.pwritev, [arg.fd(fd), arg.buf(b), 0, off, 0]),
+        },
+      ];
+      for (const c of cases) {
+        const twin = await differential(target, scratch, {
+          content: [{ seed: i.seed + 7, off: 0, len: 1000 }],
+          buf: { size: 4096, fill: { seed: i.seed + 8 } },
+          sync: (s, x) => c.sync(s, x.fd, x.buf),
+          async: (s, x) => i.submit(s, c.op, x.fd, x.buf, 0, off),
+        });
+        expect(twin.async.result, `${c.op} of zero bytes returns 0 (${i.rule})`).to.equal(0);
+        expect(twin.async.size, `${c.op} of zero bytes leaves the file at 1000 bytes`).to.equal(1000);
+        expect(twin.async, `${c.op} of zero bytes: same result, buffer and file as its twin (${i.rule})`).to.deep.equal(
+          twin.sync,
+        );
+      }
+    },
+  );
+}
+
+/** `<iface>.<write op> on an O_APPEND fd lands at EOF like pwrite`. */
+export function writeOnAppendFdMatchesPwrite(which: 'aio' | 'uring'): void {
+  const i = IFACES[which];
+  const seed = i.seed + 9;
+  const op = i.ops.write;
+  conformance(
+    `${i.name}.${op} on an O_APPEND fd lands at EOF like pwrite`,
+    { ops: [`${i.name}.${op}`], rule: 'man 2 pwrite' },
+    async ({ target, scratch }) => {
+      // man 2 pwrite, BUGS: on Linux, O_APPEND makes pwrite append whatever the offset; offset 100 is ignored
+      const twin = await differential(target, scratch, {
+        content: [{ seed: seed - 1, off: 0, len: 1000 }],
+        buf: { size: 4096, fill: { seed, pos: 1000 } },
+        open: O.APPEND.value,
+        sync: (s, x) => pwrite(s, x.fd, x.buf, 4096, 100),
+        async: (s, x) => i.submit(s, op, x.fd, x.buf, 4096, 100),
+      });
+      expect(twin.async.result, `the whole write is done (${i.rule})`).to.equal(4096);
+      expect(twin.async.size, 'the write went to EOF: the file grows to 5096').to.equal(5096);
+      const file = twin.bytes.async.file;
+      expect(
+        file.subarray(0, 1000).equals(patternBytes(seed - 1, 0, 1000)),
+        'the bytes before EOF are untouched',
+      ).to.equal(true);
+      expect(
+        file.subarray(1000).equals(patternBytes(seed, 1000, 4096)),
+        'the written bytes follow the old EOF',
+      ).to.equal(true);
+      expect(twin.async, `same result, size and bytes as pwrite(2) on the O_APPEND fd (man 2 pwrite)`).to.deep.equal(
+        twin.sync,
+      );
+    },
+  );
+}
+
+/** `<iface>.<write op> with RWF_<flag> matches pwritev2 with RWF_<flag>` (APPEND lands at EOF; the others only change durability). */
+export function writeWithRwfMatchesPwritev2(which: 'aio' | 'uring', flag: 'HIPRI' | 'DSYNC' | 'SYNC' | 'APPEND'): void {
+  const i = IFACES[which];
+  const seed = i.seed + 10 + RWF[flag].value;
+  const op = i.ops.write;
+  const rule = which === 'aio' ? 'SEMANTICS §1.4' : 'SEMANTICS §3.2';
+  conformance(
+    `${i.name}.${op} with RWF_${flag} matches pwritev2 with RWF_${flag}`,
+    { ops: [`${i.name}.${op}`], rule },
+    async ({ target, scratch }) => {
+      // 1000-byte file, 4096 bytes at 100; with RWF_APPEND the offset is ignored and the bytes land at 1000
+      const at = flag === 'APPEND' ? 1000 : 100;
+      const f = RWF[flag].value;
+      const twin = await differential(target, scratch, {
+        content: [{ seed: seed - 1, off: 0, len: 1000 }],
+        buf: { size: 4096, fill: { seed, pos: at } },
+        sync: (s, x) => pwritev2(s, x.fd, x.buf, 4096, 100, f),
+        async: (s, x) => i.submit(s, op, x.fd, x.buf, 4096, 100, f),
+      });
+      expect(twin.async.result, `the whole write is done (${rule})`).to.equal(4096);
+      expect(twin.async.size, `the bytes land at ${at}`).to.equal(at + 4096);
+      expect(
+        twin.bytes.async.file.subarray(at).equals(patternBytes(seed, at, 4096)),
+        `the written bytes are at ${at}`,
+      ).to.equal(true);
+      expect(twin.async, `same result, size and bytes as pwritev2(2) with RWF_${flag} (${rule})`).to.deep.equal(
+        twin.sync,
+      );
+    },
+  );
+}
+
+/** `<iface>.<readv|writev op> takes IOV_MAX iovecs and rejects IOV_MAX + 1 with -EINVAL like its twin`. */
+export function vectorOfIovMaxMatchesTwin(which: 'aio' | 'uring', kind: 'readv' | 'writev'): void {
+  const i = IFACES[which];
+  const op = i.ops[kind];
+  const seed = i.seed + (kind === 'readv' ? 20 : 21);
+  const max = UIO.MAXIOV.value;
+  conformance(
+    `${i.name}.${op} takes IOV_MAX (${max}) iovecs and rejects ${max + 1} with -EINVAL like p${kind}`,
+    { ops: [`${i.name}.${op}`], rule: 'man 2 readv' },
+    async ({ target, scratch }) => {
+      for (const n of [max, max + 1]) {
+        // n iovecs of 4 bytes each, back to back in buffer order
+        const segs = Array.from({ length: n }, (_, k) => [4 * k, 4] as const);
+        const nr = kind === 'readv' ? SYSCALLS.preadv : SYSCALLS.pwritev;
+        const twin = await differential(target, scratch, {
+          content: [{ seed, off: 0, len: 8192 }],
+          buf: { size: 8192, fill: kind === 'readv' ? 0xa5 : { seed: seed + 1 } },
+          sync: (s, x) => s.syscall(nr, [arg.fd(x.fd), arg.buf(iovecs(s, x.buf, segs)), n, 0, 0]),
+          async: (s, x) => i.submit(s, op, x.fd, iovecs(s, x.buf, segs), n, 0),
+        });
+        if (n === max) {
+          expect(twin.async.result, `${n} iovecs of 4 bytes: all ${4 * n} bytes moved (man 2 readv)`).to.equal(4 * n);
+          const moved = kind === 'readv' ? twin.bytes.async.buf : twin.bytes.async.file;
+          const want = patternBytes(kind === 'readv' ? seed : seed + 1, 0, 4 * n);
+          expect(moved.subarray(0, 4 * n).equals(want), 'the iovecs moved the bytes in order').to.equal(true);
+        } else {
+          expect(twin.async.result, `${n} iovecs, more than UIO_MAXIOV: -EINVAL (man 2 readv)`).to.equal(-errno.EINVAL);
+        }
+        expect(twin.async, `${n} iovecs: same result, buffer and file as p${kind}(2) (man 2 readv)`).to.deep.equal(
+          twin.sync,
+        );
+      }
+    },
+  );
 }

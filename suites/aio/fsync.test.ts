@@ -1,9 +1,9 @@
 /** IOCB_CMD_FSYNC and IOCB_CMD_FDSYNC: completion like their twins, and argument checks (SEMANTICS §1.2, §1.5). */
 import { expect } from 'chai';
-import { errno, SYSCALLS } from '../../src/abi';
+import { errno, O, SYSCALLS } from '../../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, IocbSpec } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
-import { scratchFile } from '../../src/program/sys';
+import { pipe2, scratchFile } from '../../src/program/sys';
 import { differential, viaAio } from '../../src/oracle/differential';
 import { conformance } from '../../src/suite/conformance';
 
@@ -53,6 +53,29 @@ for (const [op, twin] of Object.entries(TWINS) as [keyof typeof TWINS, (typeof T
           `${op} with a nonzero ${x.field}: io_submit fails with -EINVAL (SEMANTICS §1.5)`,
         ).to.equal(-errno.EINVAL);
       expect(v.step(ev).events, 'a synchronous rejection posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
+    },
+  );
+
+  conformance(
+    `aio.${op} on a pipe is rejected with -EINVAL like ${twin}`,
+    { ops: [`aio.${op}`], rule: 'SEMANTICS §1.5' },
+    async ({ target }) => {
+      // a pipe has no ->fsync: the check is at io_submit, so no io_event
+      const p = new Program();
+      const s = p.main;
+      const { w, step: pipe } = pipe2(s, O.CLOEXEC.value);
+      const sync = s.syscall(SYSCALLS[twin], [arg.fd(w)]);
+      const { ctx, setup } = aioSetup(s, 4);
+      const { submit } = aioSubmit(s, ctx, [iocb({ opcode: op, fd: w, aio_data: 1 })]);
+      const ev = aioGetevents(s, ctx, 0, 4, 0);
+      const v = await target.run(p);
+      expect([v.ret(pipe), v.ret(setup)], 'pipe2, io_setup').to.deep.equal([0, 0]);
+      expect(v.ret(sync), `${twin}(2) of a pipe fails with -EINVAL`).to.equal(-errno.EINVAL);
+      expect(
+        v.ret(submit),
+        `io_submit of ${op} on a file without ->fsync fails with -EINVAL (SEMANTICS §1.5)`,
+      ).to.equal(-errno.EINVAL);
+      expect(v.step(ev).events, 'a rejected iocb posts no io_event (SEMANTICS §1.5)').to.deep.equal([]);
     },
   );
 }
