@@ -34,6 +34,11 @@ export interface TestContext {
   caps: Capabilities;
   /** A scratch directory on the target's filesystem, removed after the test. */
   scratch: string;
+  /**
+   * Skip for a requirement only a program can find out (the scratch filesystem refuses O_DIRECT):
+   * the reason is reported. Never for an unexpected errno of the operation under test.
+   */
+  skip(reason: string): never;
 }
 
 /** The kernel reported a bug while the test ran. */
@@ -96,7 +101,11 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     const scratch = await target.makeScratch();
     let failure: unknown;
     try {
-      await body({ target: withLedger(target), caps, scratch });
+      const skip = (reason: string): never => {
+        SKIP_REASONS.set(this.test!, reason);
+        this.skip();
+      };
+      await body({ target: withLedger(target), caps, scratch, skip });
     } catch (e) {
       failure = e;
     }

@@ -11,32 +11,23 @@ import { arg, Program } from '../../src/program/builder';
 import { patternBytes } from '../../src/program/pattern';
 import { openat, pread, pwrite } from '../../src/program/sys';
 import { differential, viaAio } from '../../src/oracle/differential';
-import { conformance, SKIP_REASONS } from '../../src/suite/conformance';
-import type { Target } from '../../src/target/target';
+import { conformance, TestContext } from '../../src/suite/conformance';
 
 const SEED = 0x0a70;
 
+/** Skip, with the reason, when the scratch filesystem refuses O_DIRECT at open (tmpfs before 6.6). */
+async function needDirectIo({ target, scratch, skip }: TestContext): Promise<void> {
+  const p = new Program();
+  const { step } = openat(
+    p.main,
+    path.posix.join(scratch, 'direct-probe'),
+    O.RDWR.value | O.CREAT.value | O.DIRECT.value | O.CLOEXEC.value,
+  );
+  const ret = (await target.run(p)).ret(step);
+  if (ret < 0) skip(`the scratch filesystem refuses O_DIRECT (open: ${ret}; tmpfs before 6.6): use a block filesystem (--fs ext4)`);
+}
+
 describe('aio O_DIRECT', function () {
-  const mochaCtx = this.ctx;
-
-  /** Skip the running test, with a reason, when the scratch filesystem refuses O_DIRECT at open. */
-  async function needDirectIo(target: Target, scratch: string): Promise<void> {
-    const p = new Program();
-    const { step } = openat(
-      p.main,
-      path.posix.join(scratch, 'direct-probe'),
-      O.RDWR.value | O.CREAT.value | O.DIRECT.value | O.CLOEXEC.value,
-    );
-    const ret = (await target.run(p)).ret(step);
-    if (ret >= 0) return;
-    const t = mochaCtx.runnable();
-    SKIP_REASONS.set(
-      t,
-      `the scratch filesystem refuses O_DIRECT (open: ${ret}; tmpfs before 6.6): use a block filesystem (--fs ext4)`,
-    );
-    t.skip();
-  }
-
   // [what, buffer offset, file offset, length]: the first is aligned, each other breaks one alignment
   const CASES = [
     ['aligned', 0, 4096, 4096],
@@ -52,8 +43,9 @@ describe('aio O_DIRECT', function () {
     conformance(
       `aio.${kind} on an O_DIRECT fd matches ${twin} on one, aligned and misaligned`,
       { ops: [`aio.${kind}`], rule: 'SEMANTICS §1.6' },
-      async ({ target, scratch }) => {
-        await needDirectIo(target, scratch);
+      async (ctx) => {
+        const { target, scratch } = ctx;
+        await needDirectIo(ctx);
         for (const [what, bufOff, off, len] of CASES) {
           const t = await differential(target, scratch, {
             content: [{ seed: SEED, off: 0, len: 16384 }],
