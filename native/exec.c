@@ -396,6 +396,7 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 			if (nargs < 4 || rd32(pl + 16 + 48) != A_BUF)
 				return bad(e, "post 3 needs argument 3 to be a buffer");
 			return 0;
+		case 5: return check_range(g, c, 0, 8, e);
 		}
 		return bad(e, "unknown post %u", post);
 	}
@@ -764,6 +765,11 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	if (o->t1 >= g->deadline) o->flags |= F_DEADLINE;
 	if (r == 0 && nargs)
 		forget(g, nr, a[0]);
+	if (post == 5) {
+		// the result, negative ones too, as an i64 at the start of a buffer: later args LOAD it
+		memcpy(g->buf[ps], &r, 8);
+		return 0;
+	}
 	if (r < 0 && post != 3) return 0;
 	switch (post) {
 	case 1: claim_fd(g, ps, r); break;

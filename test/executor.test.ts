@@ -174,6 +174,22 @@ for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
       expect(v.step(c).deadline).to.equal(true);
     });
 
+    it('a result stored in a buffer (post 5), negative ones too, feeds a later LOAD64 argument', async () => {
+      const p = new Program();
+      const cell = p.buf(8);
+      const bad = p.main.syscall(SYSCALLS.close, [-1], { store: cell }); // -EBADF
+      const dump = p.main.dump(cell);
+      // lseek(fd = -EBADF as stored, …): the stored value reaches the kernel as the fd argument
+      const again = p.main.syscall(SYSCALLS.lseek, [arg.load64(cell, 0), 0, 0]);
+      const good = p.main.syscall(SYSCALLS.getpid, [], { store: cell });
+      const dump2 = p.main.dump(cell);
+      const v = await t.run(p);
+      expect(v.ret(bad)).to.equal(-errno.EBADF);
+      expect(v.step(dump).dump!.readBigInt64LE(0), 'the -errno itself is stored').to.equal(BigInt(-errno.EBADF));
+      expect(v.ret(again), 'lseek(-9) fails with EBADF: the stored value was the argument').to.equal(-errno.EBADF);
+      expect(v.step(dump2).dump!.readBigInt64LE(0)).to.equal(BigInt(v.ret(good)));
+    });
+
     it('a malformed program gets an error trace, not a crash', async () => {
       const bad = new Program().encode();
       bad[4] = 99; // version

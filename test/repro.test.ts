@@ -120,6 +120,14 @@ const PROGRAMS: Record<string, (dir: string) => Program> = {
     p.main.syscall(SYSCALLS.uname, [arg.bad()]);
     return p;
   },
+  'a stored result (post 5) feeding a later argument': () => {
+    const p = new Program();
+    const cell = p.buf(8);
+    p.main.syscall(SYSCALLS.close, [-1], { store: cell });
+    p.main.dump(cell);
+    p.main.syscall(SYSCALLS.lseek, [arg.load64(cell, 0), 0, 0]);
+    return p;
+  },
 };
 
 describe('C reproducers', function () {

@@ -83,7 +83,13 @@ export interface AioSubmission {
 }
 
 /** io_submit(ctx, nr, iocbpp): iocbs in one buffer, pointers to them in another. */
-export function aioSubmit(seq: Sequence, ctx: Ctx | ArgLike, iocbs: RawStruct[], nr: number = iocbs.length): AioSubmission {
+export function aioSubmit(
+  seq: Sequence,
+  ctx: Ctx | ArgLike,
+  iocbs: RawStruct[],
+  nr: number = iocbs.length,
+  opts: { store?: Buf } = {},
+): AioSubmission {
   const p = seq.program;
   const n = Math.max(1, iocbs.length);
   const ib = p.buf(64 * n);
@@ -91,7 +97,7 @@ export function aioSubmit(seq: Sequence, ctx: Ctx | ArgLike, iocbs: RawStruct[],
   placeAll(seq, ib, 0, iocbs);
   for (let i = 0; i < iocbs.length; i++) seq.patch(ptrs, 8 * i, 8, arg.buf(ib, 64 * i));
   const c = typeof ctx === 'object' && 'kind' in ctx && ctx.kind === 'ctx' ? arg.ctx(ctx as Ctx) : (ctx as ArgLike);
-  const submit = seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)]);
+  const submit = seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)], { store: opts.store });
   const data = iocbs.map((i) =>
     i.relocs.some((r) => r.off < AIO_DATA.offset + 8 && r.off + r.width > AIO_DATA.offset)
       ? undefined
@@ -111,7 +117,7 @@ function timespec(seq: Sequence, ns: number): Buf {
 }
 
 /** io_getevents(ctx, min, nr, events, timeout), every returned io_event recorded. */
-export function aioGetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {
+export function aioGetevents(seq: Sequence, ctx: Ctx, min: ArgLike, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {
   const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));
   const ts = timeoutNs === null ? 0 : arg.buf(timespec(seq, timeoutNs));
   return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts], { aioEvents: true });

@@ -85,6 +85,8 @@ export interface SyscallOptions {
   aioEvents?: boolean;
   /** A negative result ends this sequence. */
   stopOnError?: boolean;
+  /** Store the result (negative ones too) as an i64 at the start of this buffer, for later LOAD64/LOAD32 args. */
+  store?: Buf;
 }
 
 class Writer {
@@ -144,6 +146,7 @@ export class Sequence {
     if (opts.fd) [post, postSlot] = [Post.FD, opts.fd.slot];
     else if (opts.pid) [post, postSlot] = [Post.PID, opts.pid.slot];
     else if (opts.aioEvents) post = Post.AIO_EVENTS;
+    else if (opts.store) [post, postSlot] = [Post.STORE, opts.store.slot];
     const w = new Writer(16 + 6 * 16).u32(nr).u16(args.length).u16(post).u32(postSlot).u32(0);
     for (let i = 0; i < 6; i++) w.arg(i < args.length ? toArg(args[i]) : arg.imm(0));
     return this.push(Op.SYSCALL, w.b, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);

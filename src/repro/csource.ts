@@ -252,6 +252,11 @@ class Emitter {
             body.push(`if (r >= 0) ctx[${ps}] = (uint64_t)r, ctx_set[${ps}] = 1;`);
             comment += ` -> ctx${ps}`;
             break;
+          case Post.STORE:
+            this.checkRange(s, i, ps, 0, 8);
+            body.push(`memcpy((void *)BUF(${ps}, 0), &r, 8);`);
+            comment += ` -> stored in buf${ps}`;
+            break;
           case Post.AIO_EVENTS:
             if (nargs < 4 || args[3].kind !== ArgKind.BUF) this.fail(s, i, 'post 3 needs argument 3 to be a buffer');
             this.use('aio');
