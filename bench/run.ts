@@ -3,12 +3,14 @@
  * is one JSON object with its figures.
  */
 import { benchExecutor } from './executor';
+import { benchFuzz } from './fuzz';
 import { benchSuites } from './suites';
 import { benchVm } from './vm';
 
 const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Promise<Record<string, number>>> = {
   executor: benchExecutor,
   vm: (log, args) => benchVm(log, args.length ? args : undefined),
+  fuzz: (log, args) => benchFuzz(log, args),
   suites: (log, args) => benchSuites(log, args.length ? args : undefined),
 };
 

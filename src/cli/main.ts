@@ -18,6 +18,7 @@ import type { Capabilities } from '../target/caps';
 import { killAllVms } from '../vm/qemu';
 import { registerKernels } from './kernels';
 import { registerRepro } from './repro';
+import { registerFuzz } from './fuzz';
 import { registerMatrix } from './matrix';
 
 export { UsageError };
@@ -138,6 +139,7 @@ export function buildCli(): Command {
 
   registerKernels(program);
   registerRepro(program);
+  registerFuzz(program);
   registerMatrix(program);
   return program;
 }

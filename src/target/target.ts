@@ -8,7 +8,12 @@ import { decodeTrace, TraceView } from '../program/trace';
 import type { Capabilities } from './caps';
 
 /** A failure of the target itself (executor missing, died, stopped answering): never a skip. */
-export class TargetError extends Error {}
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
 
 /** A kernel report (BUG, WARNING, KASAN, hung task…) seen on a VM's console. */
 export interface KernelFinding {

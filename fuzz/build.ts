@@ -1,0 +1,408 @@
+/**
+ * Model → Program. Resolves the model's small numbers into a valid program (links end with their
+ * batch, LINK_TIMEOUT only right after a linked SQE, cancels aimed at earlier requests or at unknown
+ * user_data) and records a {@link Plan}: what each step submitted, so the oracle can judge the trace.
+ *
+ * Reaps take exactly `min = max = k` completions, where k never exceeds the completions that are sure
+ * to come promptly (polls wait for the pipe, and so do requests linked or drained behind them). So the
+ * final drain knows exactly how many completions are still owed, and waits for no more.
+ */
+import { IOSQE, KERNEL_TIMESPEC_LAYOUT, O, POLL_EV, SYSCALLS } from '../src/abi';
+import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
+import { arg, Buf, Ctx, Fd, Program } from '../src/program/builder';
+import { encodeStruct, place, RawStruct } from '../src/program/struct';
+import { pipe2, pread, pwrite, scratchFile } from '../src/program/sys';
+import { reap, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
+import { AioOpKind, AioReqModel, FILE_WORDS, StreamModel, TIMER_MS, UringOpKind, UringReqModel } from './model';
+
+/** One io_uring request as built. */
+export interface UringReq {
+  id: number;
+  ring: number;
+  userData: number;
+  op: UringOpKind;
+  /** Main-sequence index of the URING_QUEUE and io_uring_enter steps that carried it. */
+  queueStep: number;
+  enterStep: number;
+  /** The link chain it belongs to (index into `plan.chains`), if any. */
+  chain?: number;
+  /** 0 none, 1 IO_LINK, 2 IO_HARDLINK, as sent. */
+  link: 0 | 1 | 2;
+  drain: boolean;
+  file: number;
+  off: number;
+  len: number;
+  /** WRITE: the pattern seed of its data. */
+  seed: number;
+  /** ASYNC_CANCEL: the user_data aimed at, and the request carrying it (undefined: unknown). */
+  cancelUd?: number;
+  cancelReq?: number;
+  /** TIMEOUT/LINK_TIMEOUT: timer ms and (TIMEOUT) count. */
+  ms: number;
+  count: number;
+  /** LINK_TIMEOUT: the request it guards. */
+  guards?: number;
+}
+
+/** One AIO request as built. */
+export interface AioReq {
+  id: number;
+  ctx: number;
+  data: number;
+  op: AioOpKind;
+  submitStep: number;
+  /** Position in its io_submit array. */
+  pos: number;
+  file: number;
+  off: number;
+  len: number;
+  seed: number;
+}
+
+/** What each main-sequence step of interest is. */
+export type PlanStep =
+  | { kind: 'queue'; ring: number; reqs: number[] }
+  | { kind: 'enter'; ring: number; reqs: number[] }
+  | { kind: 'reap'; ring: number; want: number; final: boolean; waitMs: number }
+  | { kind: 'aioSubmit'; ctx: number; reqs: number[] }
+  | { kind: 'aioReap'; ctx: number; want: number; final: boolean; waitMs: number }
+  | { kind: 'aioCancel'; ctx: number; target?: number }
+  | { kind: 'pipeWrite' }
+  | { kind: 'dump'; file: number }
+  | { kind: 'setup'; what: string };
+
+/** Everything the oracle needs to know about a built program. */
+export interface Plan {
+  uring: UringReq[];
+  aio: AioReq[];
+  /** Link chains: request ids in chain order. */
+  chains: number[][];
+  /** Main-sequence step index → what it is. */
+  steps: Map<number, PlanStep>;
+  files: number;
+  /** Pattern seed of each file's initial content. */
+  fileSeeds: number[];
+  /** Main-sequence index of the first pipe write (Infinity if none). */
+  pipeWrittenAt: number;
+}
+
+/** A built program. */
+export interface Built {
+  program: Program;
+  plan: Plan;
+}
+
+/** Where and how fast the program runs. */
+export interface BuildContext {
+  /** Scratch directory on the target. */
+  dir: string;
+  /** Target slowdown: waits are multiplied by it. */
+  slowdown?: number;
+}
+
+const UNKNOWN_UD = 0xdead00;
+const AIO_DATA_BASE = 0x1000;
+const WRITE_SEED_BASE = 0x100;
+const FILE_SEED_BASE = 0x10;
+const FILE_BYTES = FILE_WORDS * 8;
+const REAP_WAIT_MS = 1000;
+const DRAIN_WAIT_MS = 3000;
+const AIO_NR_EVENTS = 256;
+
+const PLANS = new WeakMap<Program, Plan>();
+
+/** The plan of a program `buildStream` made (the fault wrapper uses it to find link chains). */
+export function planOf(p: Program): Plan | undefined {
+  return PLANS.get(p);
+}
+
+/** Per ring (or context): what is owed and how much of it is sure to come promptly. */
+class Owed {
+  submitted = 0;
+  pending = new Set<number>();
+  claimed = 0;
+  drainBlocked = false;
+  /** A drained request was submitted: from then on the kernel may hold any new request until all earlier ones completed. */
+  drainUsed = false;
+  prompt(): number {
+    return this.submitted - this.pending.size - this.claimed;
+  }
+}
+
+/** Build the program of a model. */
+export function buildStream(m: StreamModel, ctx: BuildContext): Built {
+  const slow = Math.max(1, ctx.slowdown ?? 1);
+  const p = new Program({ deadlineMs: 20_000 });
+  const s = p.main;
+  const plan: Plan = { uring: [], aio: [], chains: [], steps: new Map(), files: Math.max(1, m.files), fileSeeds: [], pipeWrittenAt: Infinity };
+  const mark = (index: number, st: PlanStep) => plan.steps.set(index, st);
+
+  // scratch files with a traceable initial content
+  const files: Fd[] = [];
+  const init = p.buf(FILE_BYTES);
+  for (let f = 0; f < plan.files; f++) {
+    const { fd } = scratchFile(s, ctx.dir, `f${f}`);
+    files.push(fd);
+    plan.fileSeeds.push(FILE_SEED_BASE + f);
+    s.fillPattern(init, 0, FILE_BYTES, FILE_SEED_BASE + f);
+    pwrite(s, fd, init, FILE_BYTES, 0);
+  }
+  const usesPoll = m.steps.some(
+    (st) => (st.kind === 'submit' && st.reqs.some((r) => r.op === 'POLL_ADD')) || (st.kind === 'aioSubmit' && st.reqs.some((r) => r.op === 'POLL')),
+  );
+  const pipe = usesPoll ? pipe2(s, O.CLOEXEC.value) : undefined;
+  const one = p.data(Buffer.from([0x2a]));
+  const readBuf = p.buf(FILE_BYTES);
+  // every write's data, each at its own place in one buffer
+  const writes = countWrites(m);
+  const wdata = writes > 0 ? p.buf(writes * 64 * 8) : undefined;
+  let wused = 0;
+  let nwrites = 0;
+  const ts = p.buf(16 * TIMER_MS.length);
+  TIMER_MS.forEach((ms, i) => place(s, ts, 16 * i, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: 0, tv_nsec: ms * 1e6 })));
+
+  const rings: RingHandle[] = m.rings.map((entries) => setupRing(s, { entries }));
+  const ringOwed = rings.map(() => new Owed());
+  const ctxs: Ctx[] = [];
+  for (let c = 0; c < m.ctxs; c++) ctxs.push(aioSetup(s, AIO_NR_EVENTS).ctx);
+  const ctxOwed = ctxs.map(() => new Owed());
+  const aioIocbs: { buf: Buf; pos: number }[] = [];
+  const unknownIocb = m.steps.some((st) => st.kind === 'aioCancel') ? p.buf(64) : undefined;
+  const cancelRes = unknownIocb ? p.buf(32) : undefined;
+  let pipeWritten = false;
+
+  const rw = (file: number, at: number, words: number) => {
+    const a = at % FILE_WORDS;
+    const n = Math.max(1, Math.min(words, FILE_WORDS - a));
+    return { file: file % plan.files, off: a * 8, len: n * 8 };
+  };
+  const writeData = (off: number, len: number): { seed: number; at: number } => {
+    const seed = WRITE_SEED_BASE + nwrites++;
+    const at = wused;
+    // stream position = file offset: every word of the file names the write and offset it came from
+    s.fillPattern(wdata!, at, len, seed, off);
+    wused += len;
+    return { seed, at };
+  };
+
+  const pipeWrite = () => {
+    if (!pipe) return;
+    const ref = s.syscall(SYSCALLS.write, [arg.fd(pipe.w), arg.buf(one), 1]);
+    mark(ref.index, { kind: 'pipeWrite' });
+    if (!pipeWritten) plan.pipeWrittenAt = ref.index;
+    pipeWritten = true;
+    for (const o of [...ringOwed, ...ctxOwed]) {
+      o.pending.clear();
+      o.drainBlocked = false;
+    }
+  };
+
+  const submitUring = (ringIdx: number, reqs: UringReqModel[]) => {
+    const h = rings[ringIdx];
+    const owed = ringOwed[ringIdx];
+    const entries = m.rings[ringIdx];
+    for (let from = 0; from < reqs.length; from += entries) {
+      const chunk = reqs.slice(from, from + entries);
+      const raws: RawStruct[] = [];
+      const ids: number[] = [];
+      let chain: number[] | undefined;
+      let chainPending = false;
+      chunk.forEach((r, i) => {
+        const prev = i > 0 ? plan.uring[ids[i - 1]] : undefined;
+        let op = r.op;
+        // LINK_TIMEOUT must directly follow a linked request, and never another LINK_TIMEOUT
+        if (op === 'LINK_TIMEOUT' && !(prev && prev.link !== 0 && prev.op !== 'LINK_TIMEOUT')) op = 'NOP';
+        const last = i === chunk.length - 1;
+        const link: 0 | 1 | 2 = last || op === 'LINK_TIMEOUT' ? 0 : r.link;
+        const inChain = (prev !== undefined && prev.link !== 0) || link !== 0;
+        const drain = r.drain && !inChain;
+        const id = plan.uring.length;
+        const ud = id + 1;
+        const req: UringReq = { id, ring: ringIdx, userData: ud, op, queueStep: -1, enterStep: -1, link, drain, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0 };
+        const flags = (link === 1 ? IOSQE.IO_LINK.value : link === 2 ? IOSQE.IO_HARDLINK.value : 0) | (drain ? IOSQE.IO_DRAIN.value : 0);
+        let raw: RawStruct;
+        switch (op) {
+          case 'NOP':
+            raw = sqe({ opcode: 'NOP', user_data: ud, flags });
+            break;
+          case 'READ':
+          case 'WRITE': {
+            Object.assign(req, rw(r.file, r.at, r.words));
+            let addr = arg.buf(readBuf);
+            if (op === 'WRITE') {
+              const w = writeData(req.off, req.len);
+              req.seed = w.seed;
+              addr = arg.buf(wdata!, w.at);
+            }
+            raw = sqe({ opcode: op, fd: files[req.file], addr, len: req.len, off: req.off, user_data: ud, flags });
+            break;
+          }
+          case 'FSYNC':
+            req.file = r.file % plan.files;
+            raw = sqe({ opcode: 'FSYNC', fd: files[req.file], user_data: ud, flags });
+            break;
+          case 'POLL_ADD':
+            raw = sqe({ opcode: 'POLL_ADD', fd: pipe!.r, poll32_events: POLL_EV.IN.value, user_data: ud, flags });
+            break;
+          case 'ASYNC_CANCEL': {
+            // aim at the latest requests of any ring (so sometimes at another ring's: unknown here)
+            const back = r.target;
+            if (back < id) {
+              req.cancelReq = id - 1 - back;
+              req.cancelUd = plan.uring[req.cancelReq].userData;
+            } else req.cancelUd = UNKNOWN_UD + back;
+            raw = sqe({ opcode: 'ASYNC_CANCEL', addr: req.cancelUd, user_data: ud, flags });
+            break;
+          }
+          case 'TIMEOUT':
+          case 'LINK_TIMEOUT': {
+            const t = r.ms % TIMER_MS.length;
+            req.ms = TIMER_MS[t];
+            req.count = op === 'TIMEOUT' ? r.count : 0;
+            if (op === 'LINK_TIMEOUT') req.guards = id - 1;
+            raw = sqe({ opcode: op, addr: arg.buf(ts, 16 * t), len: 1, off: req.count, user_data: ud, flags });
+            break;
+          }
+        }
+        plan.uring.push(req);
+        ids.push(id);
+        raws.push(raw);
+        // chains, and what will surely complete without the pipe
+        if (prev && prev.link !== 0) chain!.push(id);
+        else if (link !== 0) plan.chains.push((chain = [id]));
+        if (!(prev && prev.link !== 0)) chainPending = false;
+        let pending = owed.drainBlocked || chainPending || (op === 'POLL_ADD' && !pipeWritten);
+        if (drain) owed.drainUsed = true;
+        if (owed.drainUsed && owed.pending.size > 0) pending = true;
+        if (pending) {
+          owed.pending.add(id);
+          chainPending = true;
+          if (drain) owed.drainBlocked = true;
+        }
+        if (link !== 0 || (prev && prev.link !== 0)) req.chain = plan.chains.length - 1;
+      });
+      const sub = submit(s, h, raws);
+      for (const id of ids) Object.assign(plan.uring[id], { queueStep: sub.queue.index, enterStep: sub.enter.index });
+      mark(sub.queue.index, { kind: 'queue', ring: ringIdx, reqs: ids });
+      mark(sub.enter.index, { kind: 'enter', ring: ringIdx, reqs: ids });
+      owed.submitted += ids.length;
+    }
+  };
+
+  const submitAio = (c: number, reqs: AioReqModel[]) => {
+    const owed = ctxOwed[c];
+    const cbs: RawStruct[] = [];
+    const ids: number[] = [];
+    for (const r of reqs) {
+      const id = plan.aio.length;
+      const data = AIO_DATA_BASE + id;
+      const req: AioReq = { id, ctx: c, data, op: r.op, submitStep: -1, pos: ids.length, file: 0, off: 0, len: 0, seed: 0 };
+      if (r.op === 'PREAD' || r.op === 'PWRITE') {
+        Object.assign(req, rw(r.file, r.at, r.words));
+        let buf = arg.buf(readBuf);
+        if (r.op === 'PWRITE') {
+          const w = writeData(req.off, req.len);
+          req.seed = w.seed;
+          buf = arg.buf(wdata!, w.at);
+        }
+        cbs.push(iocb({ opcode: r.op, fd: files[req.file], aio_buf: buf, aio_nbytes: req.len, aio_offset: req.off, aio_data: data }));
+      } else if (r.op === 'FSYNC') {
+        req.file = r.file % plan.files;
+        cbs.push(iocb({ opcode: 'FSYNC', fd: files[req.file], aio_data: data }));
+      } else {
+        cbs.push(iocb({ opcode: 'POLL', fd: pipe!.r, aio_buf: POLL_EV.IN.value, aio_data: data }));
+        if (!pipeWritten) owed.pending.add(id);
+      }
+      plan.aio.push(req);
+      ids.push(id);
+    }
+    const sub = aioSubmit(s, ctxs[c], cbs);
+    ids.forEach((id, i) => {
+      plan.aio[id].submitStep = sub.submit.index;
+      aioIocbs[id] = { buf: sub.iocbs, pos: i };
+    });
+    mark(sub.submit.index, { kind: 'aioSubmit', ctx: c, reqs: ids });
+    owed.submitted += ids.length;
+  };
+
+  for (const st of m.steps) {
+    switch (st.kind) {
+      case 'submit':
+        if (rings.length) submitUring(st.ring % rings.length, st.reqs);
+        break;
+      case 'reap': {
+        if (!rings.length) break;
+        const r = st.ring % rings.length;
+        const k = Math.min(st.want, ringOwed[r].prompt());
+        if (k <= 0) break;
+        ringOwed[r].claimed += k;
+        const waitMs = Math.ceil((st.waitMs > 1 ? REAP_WAIT_MS : REAP_WAIT_MS / 4) * slow);
+        const ref = reap(s, rings[r], k, k, waitMs);
+        mark(ref.index, { kind: 'reap', ring: r, want: k, final: false, waitMs });
+        break;
+      }
+      case 'aioSubmit':
+        if (ctxs.length) submitAio(st.ctx % ctxs.length, st.reqs);
+        break;
+      case 'aioReap': {
+        if (!ctxs.length) break;
+        const c = st.ctx % ctxs.length;
+        const k = Math.min(st.want, ctxOwed[c].prompt());
+        if (k <= 0) break;
+        ctxOwed[c].claimed += k;
+        const waitMs = Math.ceil((st.waitMs > 1 ? REAP_WAIT_MS : REAP_WAIT_MS / 4) * slow);
+        const ref = aioGetevents(s, ctxs[c], k, k, waitMs * 1e6);
+        mark(ref.index, { kind: 'aioReap', ctx: c, want: k, final: false, waitMs });
+        break;
+      }
+      case 'aioCancel': {
+        if (!ctxs.length) break;
+        const c = st.ctx % ctxs.length;
+        // aim at the latest iocbs of any context; past them, an iocb no one submitted
+        const target = st.target < plan.aio.length ? plan.aio.length - 1 - st.target : undefined;
+        const where = target !== undefined ? arg.buf(aioIocbs[target].buf, 64 * aioIocbs[target].pos) : arg.buf(unknownIocb!);
+        const ref = s.syscall(SYSCALLS.io_cancel, [arg.ctx(ctxs[c]), where, arg.buf(cancelRes!)]);
+        mark(ref.index, { kind: 'aioCancel', ctx: c, target });
+        break;
+      }
+      case 'pipeWrite':
+        pipeWrite();
+        break;
+    }
+  }
+
+  // epilogue: let every poll fire, then take exactly what is still owed
+  if (!pipeWritten && (plan.uring.some((r) => r.op === 'POLL_ADD') || plan.aio.some((r) => r.op === 'POLL'))) pipeWrite();
+  rings.forEach((h, r) => {
+    const left = ringOwed[r].submitted - ringOwed[r].claimed;
+    if (left > 0) {
+      const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
+      const ref = reap(s, h, left, left + 8, waitMs);
+      mark(ref.index, { kind: 'reap', ring: r, want: left, final: true, waitMs });
+    }
+  });
+  ctxs.forEach((c, i) => {
+    const left = ctxOwed[i].submitted - ctxOwed[i].claimed;
+    if (left > 0) {
+      const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
+      const ref = aioGetevents(s, c, left, left + 8, waitMs * 1e6);
+      mark(ref.index, { kind: 'aioReap', ctx: i, want: left, final: true, waitMs });
+    }
+  });
+  files.forEach((fd, f) => {
+    pread(s, fd, readBuf, FILE_BYTES, 0);
+    const ref = s.dump(readBuf);
+    mark(ref.index, { kind: 'dump', file: f });
+  });
+  PLANS.set(p, plan);
+  return { program: p, plan };
+}
+
+function countWrites(m: StreamModel): number {
+  let n = 0;
+  for (const st of m.steps) {
+    if (st.kind === 'submit') n += st.reqs.filter((r) => r.op === 'WRITE').length;
+    if (st.kind === 'aioSubmit') n += st.reqs.filter((r) => r.op === 'PWRITE').length;
+  }
+  return n;
+}

@@ -1,0 +1,370 @@
+/**
+ * The stream oracle: judges a trace against the plan of the program that produced it. Only what the
+ * kernel guarantees is asserted (SEMANTICS §1.5, §3.5, §3.9, §3.10): CQE order across unlinked
+ * requests is free; a cancel races with completion, so any of its legal results goes, as long as the
+ * target's own result agrees with it. Each failure has a stable title (no numbers, so the same bug
+ * lands in the same failure dir) and a detail line.
+ */
+import { errno, errnoName } from '../src/abi';
+import type { Cqe, IoEvent, StepResult, Trace } from '../src/program/trace';
+import type { AioReq, Plan, UringReq } from './build';
+import { FILE_WORDS } from './model';
+
+/** One thing the kernel did wrong (or the environment, when `env` is set: not a finding). */
+export interface Failure {
+  title: string;
+  detail: string;
+  /** The setup failed (scratch dir gone, out of fds): retry, do not report. */
+  env?: boolean;
+}
+
+const E = errno;
+const hex = (n: number) => `0x${n.toString(16)}`;
+const resName = (r: number) => (r < 0 ? `-${errnoName(-r) ?? -r}` : String(r));
+
+/** Where a completion was seen. */
+interface Seen<T> {
+  step: number;
+  /** Order among completions of its ring or context. */
+  pos: number;
+  t1: bigint;
+  c: T;
+}
+
+/** Outcome classes of a run (op, link role, result class), for the corpus: "did this run do something new?" */
+export function outcomeClasses(plan: Plan, trace: Trace): string[] {
+  const cls = new Set<string>();
+  for (const s of trace.steps) {
+    const st = plan.steps.get(s.step);
+    if (!st || s.seq !== 0) continue;
+    if (st.kind === 'reap')
+      for (const c of s.cqes) {
+        const r = plan.uring[Number(c.userData) - 1];
+        if (r) cls.add(`u:${r.op}:${r.chain !== undefined ? 'l' : ''}${r.drain ? 'd' : ''}:${c.res >= 0 ? (c.res > 0 ? '+' : '0') : resName(c.res)}`);
+      }
+    if (st.kind === 'aioReap')
+      for (const e of s.events) {
+        const r = plan.aio[Number(e.data) - 0x1000];
+        if (r) cls.add(`a:${r.op}:${e.res >= 0n ? (e.res > 0n ? '+' : '0') : resName(Number(e.res))}`);
+      }
+    if (st.kind === 'aioCancel') cls.add(`a:cancel:${resName(Number(s.ret))}`);
+    if (st.kind === 'enter' && Number(s.ret) !== st.reqs.length) cls.add(`u:enter:${resName(Number(s.ret))}`);
+  }
+  return [...cls];
+}
+
+/** Judge a trace; an empty list means the kernel did nothing wrong that this oracle can see. */
+export function judge(plan: Plan, trace: Trace): Failure[] {
+  const out: Failure[] = [];
+  const fail = (title: string, detail: string) => out.push({ title, detail });
+  if (trace.status !== 'ok') {
+    const what = trace.status === 'deadline' ? 'program hit its deadline (hang?)' : `program ended with status ${trace.status}`;
+    return [{ title: `program: ${what}`, detail: trace.message || 'no message', env: trace.status === 'error' }];
+  }
+  const main = trace.steps.filter((s) => s.seq === 0 && s.proc === 0);
+  for (const s of main) {
+    if (s.error) return [{ title: 'program: a step could not run', detail: `step ${s.step}: ${s.error}`, env: true }];
+    if (!plan.steps.has(s.step) && s.ret < 0n)
+      return [{ title: 'setup: a setup step failed', detail: `step ${s.step}: ${resName(Number(s.ret))}`, env: true }];
+    // a wait that ended short of both its count and its time was interrupted: in-process, a deadline
+    // signal of another program can do that (executor), so the run says nothing about the kernel
+    const st = plan.steps.get(s.step);
+    if (st && (st.kind === 'reap' || st.kind === 'aioReap')) {
+      // (by the executor's count: a completion missing from the records is the kernel's or the trace's problem)
+      const got = Math.max(0, Number(s.ret));
+      if (got < st.want && s.t1Ns - s.t0Ns < BigInt(st.waitMs) * 1_000_000n && (s.ret < 0n || !s.deadline))
+        return [{ title: 'executor: a wait was interrupted', detail: `step ${s.step}: ${got} of ${st.want} after ${Number(s.t1Ns - s.t0Ns) / 1e6} ms (ret ${resName(Number(s.ret))})`, env: true }];
+    }
+  }
+  judgeUring(plan, main, fail);
+  judgeAio(plan, main, fail);
+  judgeFiles(plan, main, fail);
+  return out;
+}
+
+type Fail = (title: string, detail: string) => void;
+
+function judgeUring(plan: Plan, main: StepResult[], fail: Fail): void {
+  if (plan.uring.length === 0) return;
+  const fifo = new Map<number, number[]>();
+  const submittedAt = new Map<number, { step: number; t0: bigint }>();
+  const seen = new Map<number, Seen<Cqe>[]>();
+  const pos = new Map<number, number>();
+  const reapedAt = new Map<number, number>();
+  const strangers: string[] = [];
+  for (const s of main) {
+    const st = plan.steps.get(s.step);
+    if (!st) continue;
+    const ret = Number(s.ret);
+    if (st.kind === 'queue') {
+      const q = fifo.get(st.ring) ?? [];
+      if (ret !== st.reqs.length) fail('uring: the SQ did not take a whole batch', `ring ${st.ring}: queued ${ret} of ${st.reqs.length}`);
+      q.push(...st.reqs.slice(0, Math.max(0, ret)));
+      fifo.set(st.ring, q);
+    } else if (st.kind === 'enter') {
+      const q = fifo.get(st.ring) ?? [];
+      if (ret < 0) fail('uring: io_uring_enter failed', `ring ${st.ring}: ${resName(ret)} for ${q.length} valid SQEs`);
+      else if (ret !== q.length) fail('uring: io_uring_enter consumed fewer SQEs than queued', `ring ${st.ring}: ${ret} of ${q.length} valid SQEs`);
+      for (const id of q.splice(0, Math.max(0, ret))) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
+    } else if (st.kind === 'reap') {
+      for (const c of s.cqes) {
+        const n = pos.get(st.ring) ?? 0;
+        pos.set(st.ring, n + 1);
+        const id = Number(c.userData) - 1;
+        const r = plan.uring[id];
+        const at = submittedAt.get(id);
+        if (!r || r.ring !== st.ring || !at) {
+          strangers.push(`ring ${st.ring} step ${s.step}: user_data ${hex(Number(c.userData))} res ${resName(c.res)}`);
+          continue;
+        }
+        const list = seen.get(id) ?? [];
+        list.push({ step: s.step, pos: n, t1: s.t1Ns, c });
+        seen.set(id, list);
+        if (!reapedAt.has(id)) reapedAt.set(id, s.step);
+      }
+    }
+  }
+  if (strangers.length) fail('uring: completion for a request never submitted', strangers.join('; '));
+  const one = new Map<number, Seen<Cqe>>();
+  for (const r of plan.uring) {
+    if (!submittedAt.has(r.id)) continue;
+    const l = seen.get(r.id) ?? [];
+    if (l.length === 0) fail(`uring: ${r.op} never completed`, `user_data ${hex(r.userData)} on ring ${r.ring}, submitted at step ${r.enterStep}`);
+    else if (l.length > 1)
+      fail(`uring: ${r.op} completed more than once`, `user_data ${hex(r.userData)} completed ${l.length} times (${l.map((x) => resName(x.c.res)).join(', ')})`);
+    else one.set(r.id, l[0]);
+  }
+  const res = (id: number) => one.get(id)?.c.res;
+  const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
+
+  for (const [id, got] of one) {
+    const r = plan.uring[id];
+    const v = got.c.res;
+    if (got.c.flags !== 0) fail(`uring: ${r.op} CQE has unexpected flags`, `user_data ${hex(r.userData)}: flags ${hex(got.c.flags)}`);
+    if (!inDomain(r, v)) fail(`uring: ${r.op} result outside its domain`, `user_data ${hex(r.userData)}: res ${resName(v)}`);
+    // a timer never fires before its time (hrtimers do not fire early; the clock is CLOCK_MONOTONIC)
+    if ((r.op === 'TIMEOUT' || r.op === 'LINK_TIMEOUT') && v === -E.ETIME) {
+      const t0 = submittedAt.get(id)!.t0;
+      if (got.t1 < t0 + BigInt(r.ms * 1e6))
+        fail(`uring: ${r.op} fired early`, `user_data ${hex(r.userData)}: ${r.ms} ms timer reaped ${Number(got.t1 - t0) / 1e6} ms after submission`);
+    }
+    if (r.op === 'ASYNC_CANCEL') {
+      // SEMANTICS §3.9: 0 = found and cancelled (target ends -ECANCELED, or -EINTR if it was running)
+      const target = r.cancelReq !== undefined ? plan.uring[r.cancelReq] : undefined;
+      const known = target !== undefined && target.ring === r.ring && submittedAt.has(target.id);
+      if (!known && v !== -E.ENOENT && v !== -E.ECANCELED)
+        fail('uring: cancel of an unknown user_data did not return -ENOENT', `cancel ${hex(r.userData)} of ${hex(r.cancelUd!)}: ${resName(v)}`);
+      if (known && v === 0) {
+        const tr = res(target.id);
+        if (tr !== undefined && !cancelled(tr))
+          fail('uring: cancel succeeded but its target was not cancelled', `cancel ${hex(r.userData)} returned 0; ${target.op} ${hex(target.userData)} completed ${resName(tr)}`);
+        const reaped = reapedAt.get(target.id);
+        if (reaped !== undefined && reaped < submittedAt.get(id)!.step)
+          fail('uring: cancel of a completed request succeeded', `cancel ${hex(r.userData)} returned 0 for ${target.op} ${hex(target.userData)}, reaped at step ${reaped}`);
+      }
+    }
+    if (r.op === 'LINK_TIMEOUT' && v === -E.ETIME && r.guards !== undefined) {
+      // SEMANTICS §3.10: -ETIME means the timer cancelled its target
+      const tr = res(r.guards);
+      if (tr !== undefined && !cancelled(tr))
+        fail('uring: LINK_TIMEOUT fired but its target was not cancelled', `${plan.uring[r.guards].op} ${hex(plan.uring[r.guards].userData)} completed ${resName(tr)}`);
+    }
+  }
+
+  for (const chain of plan.chains) {
+    const members = chain.filter((id) => submittedAt.has(id) && plan.uring[id].op !== 'LINK_TIMEOUT');
+    // link CQEs are posted in chain order (SEMANTICS §3.10)
+    let last: Seen<Cqe> | undefined;
+    for (const id of members) {
+      const g = one.get(id);
+      if (!g) continue;
+      if (last && g.pos < last.pos)
+        fail('uring: link chain completed out of order', `chain ${chain.map((x) => hex(plan.uring[x].userData)).join('>')}: ${hex(plan.uring[id].userData)} came before ${hex(Number(last.c.userData))}`);
+      last = g;
+    }
+    // after a failed member of a soft link, the rest complete -ECANCELED
+    for (let i = 0; i < members.length; i++) {
+      const r = plan.uring[members[i]];
+      const v = res(r.id);
+      if (v === undefined || r.link !== 1 || !failedInLink(r, v)) continue;
+      for (const later of members.slice(i + 1)) {
+        const lv = res(later);
+        if (lv !== undefined && lv !== -E.ECANCELED)
+          fail('uring: linked request ran after its predecessor failed', `${r.op} ${hex(r.userData)} failed (${resName(v)}); ${plan.uring[later].op} ${hex(plan.uring[later].userData)} then completed ${resName(lv)}`);
+      }
+      break;
+    }
+  }
+
+  // IOSQE_IO_DRAIN: started only after every earlier request of its ring completed
+  for (const r of plan.uring) {
+    const g = one.get(r.id);
+    if (!r.drain || !g) continue;
+    for (const e of plan.uring) {
+      if (e.id >= r.id) break;
+      const eg = one.get(e.id);
+      if (e.ring === r.ring && eg && eg.pos > g.pos)
+        fail('uring: drained request completed before an earlier one', `${r.op} ${hex(r.userData)} (IO_DRAIN) before ${e.op} ${hex(e.userData)}`);
+    }
+  }
+}
+
+/** The results a request may legally complete with (SEMANTICS §3.5, §3.9, §3.10). */
+function inDomain(r: UringReq, v: number): boolean {
+  const cancelled = v === -E.ECANCELED;
+  switch (r.op) {
+    case 'NOP':
+      return v === 0 || cancelled;
+    case 'READ':
+    case 'WRITE':
+      return v === r.len || cancelled || v === -E.EINTR;
+    case 'FSYNC':
+      return v === 0 || cancelled || v === -E.EINTR;
+    case 'POLL_ADD':
+      return v > 0 || cancelled;
+    case 'ASYNC_CANCEL':
+      return v === 0 || v === -E.ENOENT || v === -E.EALREADY || cancelled;
+    case 'TIMEOUT':
+      return v === 0 || v === -E.ETIME || cancelled;
+    case 'LINK_TIMEOUT':
+      return v === -E.ETIME || v === -E.EALREADY || v === -E.ENOENT || cancelled;
+  }
+}
+
+/** Does this result break a soft link? Any error, and a short read or write. */
+function failedInLink(r: UringReq, v: number): boolean {
+  if (v < 0) return true;
+  return (r.op === 'READ' || r.op === 'WRITE') && v !== r.len;
+}
+
+function judgeAio(plan: Plan, main: StepResult[], fail: Fail): void {
+  if (plan.aio.length === 0) return;
+  const accepted = new Map<number, number>();
+  const seen = new Map<number, Seen<IoEvent>[]>();
+  const reapedAt = new Map<number, number>();
+  const cancelledBy = new Map<number, number>();
+  const strangers: string[] = [];
+  let n = 0;
+  for (const s of main) {
+    const st = plan.steps.get(s.step);
+    if (!st) continue;
+    const ret = Number(s.ret);
+    if (st.kind === 'aioSubmit') {
+      if (ret !== st.reqs.length) fail('aio: io_submit accepted fewer iocbs than given', `context ${st.ctx}: ${resName(ret)} of ${st.reqs.length}`);
+      for (const id of st.reqs.slice(0, Math.max(0, ret))) accepted.set(id, s.step);
+    } else if (st.kind === 'aioReap') {
+      if (ret < 0) fail('aio: io_getevents failed', `context ${st.ctx}: ${resName(ret)}`);
+      for (const e of s.events) {
+        const id = Number(e.data) - 0x1000;
+        const r = plan.aio[id];
+        if (!r || r.ctx !== st.ctx || !accepted.has(id)) {
+          strangers.push(`context ${st.ctx} step ${s.step}: aio_data ${hex(Number(e.data))} res ${e.res}`);
+          continue;
+        }
+        const l = seen.get(id) ?? [];
+        l.push({ step: s.step, pos: n++, t1: s.t1Ns, c: e });
+        seen.set(id, l);
+        if (!reapedAt.has(id)) reapedAt.set(id, s.step);
+      }
+    } else if (st.kind === 'aioCancel') {
+      // SEMANTICS §1.5: only an armed POLL of this context is cancellable (-EINPROGRESS); else -EINVAL
+      const t = st.target !== undefined ? plan.aio[st.target] : undefined;
+      const armed = t !== undefined && t.op === 'POLL' && t.ctx === st.ctx && accepted.has(t.id) && !reapedAt.has(t.id);
+      if (ret === -E.EINPROGRESS && t !== undefined) cancelledBy.set(t.id, s.step);
+      if (ret !== -E.EINVAL && ret !== -E.EINPROGRESS) fail('aio: io_cancel returned an undocumented result', `${resName(ret)} for ${t ? `${t.op} ${hex(t.data)}` : 'an unknown iocb'}`);
+      else if (ret === -E.EINPROGRESS && !armed)
+        fail(
+          t && reapedAt.has(t.id) ? 'aio: io_cancel of a completed request succeeded' : 'aio: io_cancel succeeded on a request it cannot cancel',
+          `${t ? `${t.op} ${hex(t.data)} on context ${t.ctx}` : 'unknown iocb'}, cancel on context ${st.ctx}`,
+        );
+    }
+  }
+  if (strangers.length) fail('aio: completion for an iocb never submitted', strangers.join('; '));
+  for (const r of plan.aio) {
+    if (!accepted.has(r.id)) continue;
+    const l = seen.get(r.id) ?? [];
+    if (l.length === 0) fail(`aio: ${r.op} never completed`, `aio_data ${hex(r.data)} on context ${r.ctx}`);
+    else if (l.length > 1) fail(`aio: ${r.op} completed more than once`, `aio_data ${hex(r.data)} completed ${l.length} times`);
+    else {
+      const e = l[0].c;
+      const v = Number(e.res);
+      const ok =
+        r.op === 'POLL'
+          ? v > 0 || (v === 0 && cancelledBy.has(r.id))
+          : r.op === 'FSYNC'
+            ? v === 0
+            : v === r.len;
+      if (!ok) fail(`aio: ${r.op} result outside its domain`, `aio_data ${hex(r.data)}: res ${resName(v)}${cancelledBy.has(r.id) ? ' after io_cancel' : ''}`);
+      if (e.res2 !== 0n) fail('aio: io_event res2 is not 0', `aio_data ${hex(r.data)}: res2 ${e.res2}`);
+      // a POLL cancelled before the pipe had data cannot have seen it: it completes with 0
+      const by = cancelledBy.get(r.id);
+      if (by !== undefined && by < plan.pipeWrittenAt && v !== 0)
+        fail('aio: cancelled POLL did not complete with 0', `aio_data ${hex(r.data)}: res ${resName(v)}`);
+    }
+  }
+}
+
+/** A write as the file check sees it. */
+interface W {
+  seed: number;
+  off: number;
+  len: number;
+  submit: number;
+  /** Step where its completion was reaped (Infinity: never, or failed). */
+  done: number;
+  ok: boolean;
+}
+
+function judgeFiles(plan: Plan, main: StepResult[], fail: Fail): void {
+  const byStep = new Map(main.map((s) => [s.step, s]));
+  const writes: W[][] = Array.from({ length: plan.files }, () => []);
+  // completions of writes: from the reap steps
+  const doneU = new Map<number, { step: number; res: number }>();
+  const doneA = new Map<number, { step: number; res: number }>();
+  for (const s of main) {
+    const st = plan.steps.get(s.step);
+    if (st?.kind === 'reap') for (const c of s.cqes) if (!doneU.has(Number(c.userData) - 1)) doneU.set(Number(c.userData) - 1, { step: s.step, res: c.res });
+    if (st?.kind === 'aioReap') for (const e of s.events) if (!doneA.has(Number(e.data) - 0x1000)) doneA.set(Number(e.data) - 0x1000, { step: s.step, res: Number(e.res) });
+  }
+  const consumed = (r: UringReq) => {
+    const e = byStep.get(r.enterStep);
+    const st = plan.steps.get(r.enterStep);
+    return !!e && !!st && st.kind === 'enter' && st.reqs.indexOf(r.id) < Number(e.ret);
+  };
+  for (const r of plan.uring)
+    if (r.op === 'WRITE' && consumed(r)) {
+      const d = doneU.get(r.id);
+      writes[r.file].push({ seed: r.seed, off: r.off, len: r.len, submit: r.enterStep, done: d ? d.step : Infinity, ok: d?.res === r.len });
+    }
+  for (const r of plan.aio as AioReq[])
+    if (r.op === 'PWRITE' && r.pos < Number(byStep.get(r.submitStep)?.ret ?? 0)) {
+      const d = doneA.get(r.id);
+      writes[r.file].push({ seed: r.seed, off: r.off, len: r.len, submit: r.submitStep, done: d ? d.step : Infinity, ok: d?.res === r.len });
+    }
+  for (const [idx, st] of plan.steps) {
+    if (st.kind !== 'dump') continue;
+    const data = byStep.get(idx)?.dump;
+    if (!data) continue;
+    const ws = writes[st.file];
+    const bySeed = new Map(ws.map((x) => [x.seed, x]));
+    const covers = (x: W, o: number) => x.off <= o && o < x.off + x.len;
+    // W's data is gone for good if a successful write over it was submitted after W was reaped
+    const superseded = (x: W, o: number) => ws.some((y) => y.ok && y !== x && covers(y, o) && y.submit > x.done);
+    const bad: string[] = [];
+    for (let w = 0; w < FILE_WORDS; w++) {
+      const o = w * 8;
+      // tracePatternWord, without a Buffer per word (this loop runs 512 times per file per run)
+      const from = { pos: data.readUInt32LE(o) * 8, seed: data.readUInt32LE(o + 4) };
+      const src = from.pos === o ? bySeed.get(from.seed) : undefined;
+      let legal: boolean;
+      if (src) legal = covers(src, o) && !superseded(src, o);
+      else legal = from.pos === o && from.seed === plan.fileSeeds[st.file] && !ws.some((y) => y.ok && covers(y, o));
+      if (legal) continue;
+      const could = ws.filter((x) => covers(x, o) && !superseded(x, o)).map((x) => hex(x.seed));
+      if (!ws.some((y) => y.ok && covers(y, o))) could.push('initial');
+      bad.push(`word ${w} (offset ${o}) came from seed ${hex(from.seed)} pos ${from.pos}; legal: ${could.join(', ') || 'none'}`);
+      if (bad.length >= 4) break;
+    }
+    if (bad.length) fail('file: contents match no legal order of the completed writes', `file ${st.file}: ${bad.join('; ')}`);
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The fuzz loop: `jobs` executors (host targets or VMs), each running fast-check over stream models;
+ * every run is built, executed and judged. A failure is written to its failure dir at once, then
+ * shrunk for a bounded time (replaying fast-check's seed and path) and given a minimal program and a
+ * C reproducer. New outcome classes go to the corpus, whose entries seed the next run.
+ */
+import fc from 'fast-check';
+import type { Trace } from '../src/program/trace';
+import { Target, TargetError } from '../src/target/target';
+import { buildStream } from './build';
+import { Corpus } from './corpus';
+import { FaultKind, withFault } from './faults';
+import { recordFinding, recordMinimal } from './failures';
+import { StreamModel, StreamOps, streamArb, supportedOps } from './model';
+import { Failure, judge, outcomeClasses } from './oracle';
+
+/** Set `stopped` to end a run early (Ctrl-C): the current run and failure dir are finished first. */
+export interface StopFlag {
+  stopped: boolean;
+}
+
+/** Options of a fuzz run. */
+export interface FuzzOptions {
+  /** Stop after this long (ms)… */
+  timeMs?: number;
+  /** …or after this many runs, whichever comes first. */
+  runs?: number;
+  seed: number;
+  jobs: number;
+  /** Failure dirs go here. */
+  out: string;
+  /** The corpus file. */
+  corpus: string;
+  /** Time each shrink may take (ms). */
+  shrinkMs: number;
+  /** One target per job. */
+  makeTarget: (job: number) => Promise<Target>;
+  /** Wrap each target with a fault (to show the oracle bites). */
+  fault?: FaultKind;
+  /** Program length bounds (steps of the model). */
+  minSteps?: number;
+  maxSteps?: number;
+  stop?: StopFlag;
+  onStatus?: (s: FuzzStatus) => void;
+  statusEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Progress figures. */
+export interface FuzzStatus {
+  runs: number;
+  runsPerSec: number;
+  /** Distinct outcome classes seen in this run. */
+  unique: number;
+  /** Distinct findings (failure dirs) of this run. */
+  failures: number;
+  elapsedMs: number;
+}
+
+/** One finding of the run. */
+export interface Finding {
+  title: string;
+  detail: string;
+  dir: string;
+  count: number;
+  /** Steps of the shrunk model (undefined: not shrunk). */
+  minimalSteps?: number;
+  repro?: string;
+}
+
+/** What a run did. */
+export interface FuzzSummary extends FuzzStatus {
+  failureDirs: string[];
+  findings: Finding[];
+  stopped: boolean;
+  corpusSize: number;
+}
+
+/** Thrown inside the property to end fast-check's loop when time or runs are up. */
+class Stop extends Error {}
+
+/** The result of one program. */
+interface RunResult {
+  failures: Failure[];
+  trace?: Trace;
+  wire: Buffer;
+}
+
+/** Run the fuzzer. */
+export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
+  const stop = o.stop ?? { stopped: false };
+  const t0 = Date.now();
+  const end = o.timeMs !== undefined ? t0 + o.timeMs : Infinity;
+  const corpus = new Corpus(o.corpus);
+  const outcomes = new Set<string>();
+  const findings = new Map<string, Finding>();
+  let started = 0;
+  let runs = 0;
+  const done = () => stop.stopped || Date.now() >= end || (o.runs !== undefined && started >= o.runs);
+  const status = (): FuzzStatus => {
+    const elapsedMs = Date.now() - t0;
+    return { runs, runsPerSec: elapsedMs > 0 ? (runs * 1000) / elapsedMs : 0, unique: outcomes.size, failures: findings.size, elapsedMs };
+  };
+  const timer = o.onStatus ? setInterval(() => o.onStatus!(status()), o.statusEveryMs ?? 1000) : undefined;
+
+  const job = async (j: number) => {
+    const raw = await o.makeTarget(j);
+    const target = o.fault ? withFault(raw, o.fault) : raw;
+    try {
+      const caps = await target.probe();
+      const ops = supportedOps(caps);
+      const arb = streamArb(ops, { minSteps: o.minSteps, maxSteps: o.maxSteps });
+      const kernel = caps.kernel;
+      let scratch = await target.makeScratch();
+      let lastKernelCheck = Date.now();
+      let envInARow = 0;
+
+      const runOne = async (m: StreamModel): Promise<RunResult> => {
+        for (let attempt = 0; ; attempt++) {
+          const built = buildStream(m, { dir: scratch, slowdown: target.slowdown });
+          let failures: Failure[];
+          let trace: Trace | undefined;
+          try {
+            trace = (await target.run(built.program)).trace;
+            failures = judge(built.plan, trace);
+            const classes = outcomeClasses(built.plan, trace);
+            for (const c of classes) outcomes.add(c);
+            if (!failures.length) corpus.offer(m, classes, kernel);
+          } catch (e) {
+            // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
+            const err = e as Error & { kernelReport?: string };
+            failures = [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
+            scratch = await target.makeScratch().catch(() => scratch);
+          }
+          if (target.checkKernel && (failures.length || Date.now() - lastKernelCheck > 2000)) {
+            lastKernelCheck = Date.now();
+            for (const k of await target.checkKernel()) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
+          }
+          const env = failures.filter((f) => f.env);
+          if (!env.length) {
+            envInARow = 0;
+            // the wire bytes only matter for a failure dir: encoding costs as much as judging
+            return { failures, trace, wire: failures.length ? built.program.encode() : Buffer.alloc(0) };
+          }
+          // not a finding: run it again (on a fresh scratch dir when setup failed)
+          if (++envInARow >= 10) throw new Error(`the environment keeps failing: ${env[0].title}: ${env[0].detail}`);
+          o.log?.(`retrying a run: ${env[0].title}: ${env[0].detail}`);
+          if (env[0].title.startsWith('setup')) scratch = await target.makeScratch();
+        }
+      };
+
+      const examples = corpusExamples(corpus, ops);
+      for (let iter = 0; !done(); iter++) {
+        const seed = (o.seed + j * 1_000_003 + iter * 7919) | 0;
+        let found: { m: StreamModel; r: RunResult; runs: number } | undefined;
+        const prop = fc.asyncProperty(arb, async (m) => {
+          if (done()) throw new Stop();
+          started++;
+          const r = await runOne(m);
+          runs++;
+          if (r.failures.length) {
+            found = { m, r, runs };
+            return false;
+          }
+          return true;
+        });
+        const res = await fc.check(prop, { seed, numRuns: 2 ** 31 - 1, endOnFailure: true, examples: iter === 0 ? examples : [] });
+        if (!found || !res.failed || res.errorInstance instanceof Stop) break;
+        const f = found.r.failures[0];
+        const path = res.counterexamplePath ?? '';
+        const rec = recordFinding(o.out, {
+          title: f.title,
+          detail: found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n'),
+          model: found.m,
+          program: found.r.wire,
+          seed,
+          path,
+          runs: found.runs,
+          trace: found.r.trace ?? { status: 'runner-died', exitStatus: -1, message: 'no trace', steps: [] },
+          kernel,
+          target: target.name,
+          consoleLog: consoleLogOf(raw),
+        });
+        const finding: Finding = findings.get(rec.dir) ?? { title: f.title, detail: f.detail, dir: rec.dir, count: rec.count };
+        finding.count = rec.count;
+        findings.set(rec.dir, finding);
+        o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
+        if (!rec.isNew || stop.stopped) continue;
+        const minimal = await shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne);
+        if (minimal) {
+          // relative file names: the reproducer runs in whatever directory it is started in
+          const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown });
+          const m = recordMinimal(rec.dir, minimal, built.program.encode());
+          finding.minimalSteps = minimal.steps.length;
+          finding.repro = m.repro;
+          o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
+        }
+      }
+      await target.removeScratch(scratch).catch(() => undefined);
+    } finally {
+      await target.close();
+    }
+  };
+
+  // a job that cannot go on (its target is gone, the environment keeps failing) stops the others
+  let broken: Error | undefined;
+  const guarded = (j: number) =>
+    job(j).catch((e: Error) => {
+      broken ??= e;
+      stop.stopped = true;
+    });
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, o.jobs) }, (_, j) => guarded(j)));
+    if (broken) throw new TargetError(`fuzzing stopped: ${broken.message.split('\n')[0]}`);
+  } finally {
+    if (timer) clearInterval(timer);
+    corpus.close();
+  }
+  const s = status();
+  const list = [...findings.values()];
+  return { ...s, failures: list.length, failureDirs: list.map((f) => f.dir), findings: list, stopped: stop.stopped, corpusSize: corpus.size };
+}
+
+/** Replay the failing case from its seed and path and shrink it, keeping only failures of the same title. */
+async function shrinkFinding(
+  arb: fc.Arbitrary<StreamModel>,
+  seed: number,
+  path: string,
+  title: string,
+  deadline: number,
+  stop: StopFlag,
+  runOne: (m: StreamModel) => Promise<RunResult>,
+): Promise<StreamModel | undefined> {
+  let best: StreamModel | undefined;
+  const prop = fc.asyncProperty(arb, async (m) => {
+    if (stop.stopped || Date.now() > deadline) return true;
+    const r = await runOne(m);
+    if (!r.failures.some((f) => f.title === title)) return true;
+    best = m;
+    return false;
+  });
+  await fc.check(prop, { seed, path, endOnFailure: false, interruptAfterTimeLimit: Math.max(1, deadline - Date.now()) + 1000 });
+  return best;
+}
+
+/** Corpus entries this kernel can run (only operations its probe supports), newest first. */
+function corpusExamples(c: Corpus, ops: StreamOps): [StreamModel][] {
+  const ok = (m: StreamModel) =>
+    m.steps.every((s) =>
+      s.kind === 'submit' ? s.reqs.every((r) => ops.uring.includes(r.op)) : s.kind === 'aioSubmit' ? s.reqs.every((r) => ops.aio.includes(r.op)) : true,
+    ) &&
+    (m.rings.length === 0 || ops.uring.length > 0) &&
+    (m.ctxs === 0 || ops.aio.length > 0);
+  return c.loaded
+    .map((e) => e.model)
+    .filter(ok)
+    .slice(-32)
+    .reverse()
+    .map((m) => [m]);
+}
+
+function consoleLogOf(t: Target): string | undefined {
+  const logs = (t as { consoleLogs?: string[] }).consoleLogs;
+  return logs && logs.length ? logs[logs.length - 1] : undefined;
+}

@@ -1,0 +1,218 @@
+/**
+ * The fuzzer: quiet on a correct kernel, loud on a lying one. A fault-injecting target (a lost, a
+ * duplicated or a wrong completion, a link chain out of order) must be caught, shrunk to a handful of
+ * steps and written to a failure dir whose repro.c compiles; the corpus survives a torn line; the
+ * CLI gives one JSON line with --json, one error line for bad values, and stops cleanly on SIGTERM.
+ */
+import { expect } from 'chai';
+import { execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { buildStream } from '../fuzz/build';
+import { Corpus, readCorpus } from '../fuzz/corpus';
+import { FAULTS } from '../fuzz/faults';
+import { findingCount } from '../fuzz/failures';
+import { StreamModel } from '../fuzz/model';
+import { judge } from '../fuzz/oracle';
+import { fuzz, FuzzOptions } from '../fuzz/runner';
+import { errno } from '../src/abi';
+import { ROOT } from '../src/paths';
+import { REPRO_CFLAGS } from '../src/repro/csource';
+import { LocalTarget } from '../src/target/local';
+
+const DIST = path.join(ROOT, 'dist');
+
+/** `kasync fuzz …` through registerFuzz on a bare program, with main.ts's error handling. */
+const HARNESS = `
+const { Command, CommanderError } = require(${JSON.stringify(require.resolve('commander'))});
+const { registerFuzz } = require(${JSON.stringify(path.join(DIST, 'src/cli/fuzz.js'))});
+const { UsageError } = require(${JSON.stringify(path.join(DIST, 'src/cli/usage.js'))});
+const p = new Command('kasync').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+registerFuzz(p);
+p.parseAsync(process.argv.slice(1), { from: 'user' }).then(
+  () => process.stdout.write('', () => process.exit(process.exitCode ?? 0)),
+  (e) => {
+    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
+    if (e instanceof UsageError) { process.stderr.write('kasync: ' + e.message + '\\n'); process.exit(2); }
+    process.stderr.write('kasync: internal error: ' + e.stack + '\\n');
+    process.exit(3);
+  });
+`;
+
+function kasyncFuzz(args: string[], cwd: string) {
+  const r = spawnSync(process.execPath, ['-e', HARNESS, 'fuzz', ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('fuzz', function () {
+  this.timeout(600_000);
+  let tmp: string;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-fuzztest-'))));
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const opts = (o: Partial<FuzzOptions>): FuzzOptions => ({
+    seed: 1234,
+    jobs: 1,
+    out: path.join(tmp, 'failures'),
+    corpus: path.join(tmp, 'failures', 'corpus.jsonl'),
+    shrinkMs: 30_000,
+    makeTarget: async () => new LocalTarget(),
+    ...o,
+  });
+
+  it('finds nothing on the running kernel in a short host run with a fixed seed', async () => {
+    const s = await fuzz(opts({ timeMs: 8000, jobs: 4 }));
+    expect(s.runs, 'programs ran').to.be.greaterThan(20);
+    expect(s.findings.map((f) => `${f.title}: ${f.detail}`), 'no finding on a correct kernel').to.deep.equal([]);
+    expect(s.unique, 'outcome classes were seen').to.be.greaterThan(5);
+    expect(readCorpus(path.join(tmp, 'failures', 'corpus.jsonl')).entries.length, 'the corpus kept programs').to.be.greaterThan(0);
+  });
+
+  for (const fault of FAULTS) {
+    it(`catches a target that lies (${fault}), shrinks it and writes a failure dir with a repro.c that compiles`, async () => {
+      const t0 = Date.now();
+      const s = await fuzz(opts({ fault, runs: 10, timeMs: 60_000, shrinkMs: 20_000 }));
+      expect(s.findings.length, `the ${fault} fault is reported`).to.be.greaterThan(0);
+      expect(Date.now() - t0, 'within 60 s, shrinking included').to.be.lessThan(60_000);
+      const f = s.findings.find((x) => x.minimalSteps !== undefined);
+      expect(f, 'a finding was shrunk').to.not.equal(undefined);
+      expect(f!.minimalSteps, `${f!.title}: shrunk to a handful of steps`).to.be.at.most(3);
+      for (const file of ['description', 'program.kasp', 'model.json', 'seed.json', 'trace.json', 'kernel.txt', 'count', 'minimal.kasp', 'minimal.json', 'repro.c'])
+        expect(fs.existsSync(path.join(f!.dir, file)), `${file} in ${f!.dir}`).to.equal(true);
+      const seed = JSON.parse(fs.readFileSync(path.join(f!.dir, 'seed.json'), 'utf8'));
+      expect(seed).to.include.keys('seed', 'path', 'runs', 'title');
+      expect(seed.title).to.equal(f!.title);
+      const minimal = JSON.parse(fs.readFileSync(path.join(f!.dir, 'minimal.json'), 'utf8')) as StreamModel;
+      expect(minimal.steps.length).to.equal(f!.minimalSteps);
+      const bin = path.join(tmp, 'repro');
+      execFileSync('gcc', [...REPRO_CFLAGS, '-o', bin, path.join(f!.dir, 'repro.c')], { stdio: 'pipe' });
+      expect(fs.statSync(bin).size, 'repro.c compiled').to.be.greaterThan(0);
+    });
+  }
+
+  it('holds a cancel to its word and every file word to a legal write (SEMANTICS §3.9)', async () => {
+    const req = { link: 0 as const, drain: false, file: 0, at: 0, words: 4, target: 0, count: 0, ms: 0 };
+    const model: StreamModel = {
+      rings: [8],
+      ctxs: 0,
+      files: 1,
+      steps: [{ kind: 'submit', ring: 0, reqs: [{ ...req, op: 'WRITE' }, { ...req, op: 'POLL_ADD' }, { ...req, op: 'ASYNC_CANCEL' }] }],
+    };
+    const t = new LocalTarget();
+    const dir = await t.makeScratch();
+    try {
+      const { program, plan } = buildStream(model, { dir });
+      const v = await t.run(program);
+      expect(judge(plan, v.trace), 'the real kernel is judged correct').to.deep.equal([]);
+      const cqes = v.allCqes();
+      const poll = cqes.find((c) => c.userData === 2n)!;
+      const cancel = cqes.find((c) => c.userData === 3n)!;
+      expect([poll.res, cancel.res], 'the poll had no data: the cancel finds it').to.deep.equal([-errno.ECANCELED, 0]);
+      poll.res = 1; // as if the poll had fired although the cancel said it removed it
+      expect(judge(plan, v.trace).map((f) => f.title)).to.include('uring: cancel succeeded but its target was not cancelled');
+      poll.res = -errno.ECANCELED;
+      const dumpStep = [...plan.steps].find(([, st]) => st.kind === 'dump')![0];
+      const dump = v.trace.steps.find((x) => x.step === dumpStep)!.dump!;
+      dump[8] ^= 0xff; // the second word of the WRITE's range: from no write at all
+      expect(judge(plan, v.trace).map((f) => f.title)).to.deep.equal(['file: contents match no legal order of the completed writes']);
+    } finally {
+      await t.removeScratch(dir);
+      await t.close();
+    }
+  });
+
+  it('counts a finding seen again instead of making a new dir', async () => {
+    const a = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
+    expect(a.findings).to.have.length(1);
+    const dir = a.findings[0].dir;
+    const before = findingCount(dir);
+    const b = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
+    expect(b.findings.map((f) => f.dir), 'the same title lands in the same dir').to.deep.equal([dir]);
+    expect(findingCount(dir), 'count bumped').to.equal(before + 1);
+    const dirs = fs.readdirSync(path.join(tmp, 'failures')).filter((d) => !d.endsWith('.jsonl'));
+    expect(dirs, 'no second dir').to.deep.equal([path.basename(dir)]);
+  });
+
+  it('skips a torn last corpus line and appends whole lines after it', () => {
+    const file = path.join(tmp, 'corpus.jsonl');
+    const model: StreamModel = { rings: [4], ctxs: 0, files: 1, steps: [{ kind: 'pipeWrite' }] };
+    const c = new Corpus(file);
+    expect(c.offer(model, ['u:NOP::0'])).to.equal(true);
+    expect(c.offer(model, ['u:NOP::0']), 'nothing new: not kept').to.equal(false);
+    expect(c.offer(model, ['u:READ::+'])).to.equal(true);
+    c.close();
+    const whole = fs.readFileSync(file, 'utf8');
+    fs.writeFileSync(file, whole + whole.split('\n')[0].slice(0, 17)); // a crash mid-write
+    expect(readCorpus(file)).to.deep.include({ skipped: 1 });
+    expect(readCorpus(file).entries.map((e) => e.classes)).to.deep.equal([['u:NOP::0'], ['u:READ::+']]);
+    const d = new Corpus(file);
+    expect(d.classes.has('u:READ::+'), 'classes of whole lines are known').to.equal(true);
+    expect(d.offer(model, ['a:POLL:0'])).to.equal(true);
+    d.close();
+    const r = readCorpus(file);
+    expect(r.entries.map((e) => e.classes), 'the new line is whole after the torn one').to.deep.equal([['u:NOP::0'], ['u:READ::+'], ['a:POLL:0']]);
+    expect(r.skipped).to.equal(1);
+  });
+
+  it('kasync fuzz --json: the last line is one JSON object with runs, runsPerSec, failures, failureDirs', () => {
+    const r = kasyncFuzz(['--runs', '30', '--jobs', '2', '--seed', '7', '--out', 'f', '--json'], tmp);
+    expect(r.code, r.err).to.equal(0);
+    const lines = r.out.trim().split('\n');
+    const j = JSON.parse(lines[lines.length - 1]);
+    expect(j).to.have.all.keys('runs', 'runsPerSec', 'failures', 'failureDirs');
+    expect(j.runs).to.be.at.least(30);
+    expect(j.failures).to.equal(0);
+    expect(j.failureDirs).to.deep.equal([]);
+    expect(r.out, 'the summary says runs/s').to.match(/runs\/s/);
+  });
+
+  for (const [args, pattern] of [
+    [['--time', 'soon'], /--time 'soon' must be a positive duration/],
+    [['--time', '0s'], /--time '0s' must be a positive duration/],
+    [['--runs', '0'], /--runs '0' must be a whole number/],
+    [['--runs', '1e3'], /--runs '1e3' must be a whole number/],
+    [['--jobs', 'many'], /--jobs 'many' must be a whole number/],
+    [['--inject-fault', 'melt'], /unknown --inject-fault 'melt'/],
+  ] as [string[], RegExp][])
+    it(`kasync fuzz ${args.join(' ')}: one line, exit 2`, () => {
+      const r = kasyncFuzz([...args, '--out', 'f'], tmp);
+      expect(r.code, r.err).to.equal(2);
+      const lines = r.err.trim().split('\n');
+      expect(lines, r.err).to.have.length(1);
+      expect(lines[0]).to.match(pattern);
+      expect(r.err).not.to.match(/\n\s+at /);
+    });
+
+  it('SIGTERM: stops, leaves complete failure dirs and a readable corpus, exits 143', async () => {
+    const child = spawn(process.execPath, ['-e', HARNESS, 'fuzz', '--time', '60s', '--jobs', '2', '--inject-fault', 'dup', '--out', 'f', '--json'], {
+      cwd: tmp,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    let sent = false;
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/new finding/.test(err) && !sent) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.on('exit', (c) => (clearTimeout(t), resolve(c)));
+    });
+    expect(sent, err).to.equal(true);
+    expect(code, err).to.equal(143);
+    const j = JSON.parse(out.trim().split('\n').pop()!);
+    expect(j.failures).to.be.greaterThan(0);
+    for (const d of j.failureDirs as string[])
+      for (const file of ['description', 'program.kasp', 'model.json', 'seed.json', 'trace.json', 'kernel.txt', 'count'])
+        expect(fs.existsSync(path.join(d, file)), `${file} in ${d}`).to.equal(true);
+    expect(fs.readdirSync(path.join(tmp, 'f')).filter((x) => x.startsWith('.tmp')), 'no half-written dir').to.deep.equal([]);
+    const c = readCorpus(path.join(tmp, 'f', 'corpus.jsonl'));
+    expect(c.skipped, 'every corpus line parses').to.equal(0);
+  });
+});
