@@ -8,7 +8,8 @@ import { aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } from '../src/p
 import { arg, Program } from '../src/program/builder';
 import { pwrite, scratchFile } from '../src/program/sys';
 import { Trace, TraceView } from '../src/program/trace';
-import { aioLedgerProblems } from '../src/oracle/ledger';
+import { aioLedgerProblems, uringLedgerProblems } from '../src/oracle/ledger';
+import { reap, setupRing, sqe, submit } from '../src/program/uring';
 import { runSuites } from '../src/suite/runner';
 import { LocalTarget } from '../src/target/local';
 import type { Target } from '../src/target/target';
@@ -83,6 +84,62 @@ describe('the AIO suite against doctored traces', function () {
   }
 });
 
+const firstWithCqes = (t: Trace) => t.steps.find((s) => s.cqes.length > 0);
+
+const URING_DOCTORS: Record<string, [(t: Trace) => void, RegExp]> = {
+  'a missing CQE': [
+    (t) => void firstWithCqes(t)?.cqes.shift(),
+    /^uring\.(NOP completes with res 0|READ matches pread on a short file)/,
+  ],
+  'a duplicated CQE': [
+    (t) => {
+      const s = firstWithCqes(t);
+      if (s) s.cqes.push({ ...s.cqes[0] });
+    },
+    /^uring\.(NOP completes with res 0|READ matches pread on a short file)/,
+  ],
+  'a wrong res (one byte more)': [
+    (t) => {
+      for (const s of t.steps) for (const c of s.cqes) if (c.res > 0) c.res += 1;
+    },
+    /^uring\.READ matches pread on a short file/,
+  ],
+  'a cancelled link member that claims success': [
+    (t) => {
+      for (const s of t.steps) for (const c of s.cqes) if (c.res === -125) c.res = 0; // -ECANCELED
+    },
+    /^uring\.READ failing with -EBADF at the head of an IOSQE_IO_LINK chain/,
+  ],
+  'a differential mismatch (the async read returns one byte less)': [
+    (t) => {
+      for (const s of t.steps) for (const c of s.cqes) if (c.res > 1) c.res -= 1;
+    },
+    /^uring\.READV with 3 iovecs matches preadv/,
+  ],
+};
+
+describe('the io_uring suite against doctored traces', function () {
+  this.timeout(120_000);
+  let local: LocalTarget;
+  before(() => (local = new LocalTarget()));
+  after(() => local.close());
+  const GREP = /^uring\.(NOP completes with res 0|READ matches pread on a short file|READ failing with -EBADF at the head of an IOSQE_IO_LINK chain|READV with 3 iovecs matches preadv)/;
+
+  it('the chosen tests pass on the true traces', async () => {
+    const run = await runSuites({ target: local, grep: GREP, suites: ['uring'] });
+    expect(run.tests.length, 'the tests the doctors judge are present').to.equal(4);
+    expect(run.tests.filter((t) => t.status !== 'pass').map((t) => `${t.title}: ${t.reason}`)).to.deep.equal([]);
+  });
+
+  for (const [what, [doctor, noticer]] of Object.entries(URING_DOCTORS)) {
+    it(`fails on ${what}`, async () => {
+      const run = await runSuites({ target: doctored(local, doctor), grep: GREP, suites: ['uring'] });
+      const failed = run.tests.filter((t) => t.status === 'fail').map((t) => t.title);
+      expect(failed.some((t) => noticer.test(t)), `tests that noticed ${what}: ${failed.join(', ') || 'none'}`).to.equal(true);
+    });
+  }
+});
+
 describe('the completion ledger', () => {
   let local: LocalTarget;
   let scratch: string;
@@ -134,6 +191,37 @@ describe('the completion ledger', () => {
       `aio_data 0x${s.events[1].data.toString(16)} completed 2 times for 1 accepted iocb`,
       'an io_event with aio_data 0x63, which no accepted iocb carried',
     ]);
+  });
+
+  /** Four NOPs with user_data 1..4 on one ring, reaped (or not). */
+  function fourNops(reapThem: boolean): Program {
+    const p = new Program();
+    const h = setupRing(p.main, { entries: 8 });
+    submit(p.main, h, [1, 2, 3, 4].map((d) => sqe({ opcode: 'NOP', user_data: d })));
+    if (reapThem) reap(p.main, h, 4, 8);
+    return p;
+  }
+
+  it('io_uring: balances, and names a missing, a duplicate and a stranger CQE', async () => {
+    const p = fourNops(true);
+    const v = await local.run(p);
+    expect(uringLedgerProblems(p, v)).to.deep.equal([]);
+    const s = firstWithCqes(v.trace)!;
+    const gone = s.cqes.shift()!;
+    s.cqes.push({ ...s.cqes[0] }, { ...s.cqes[0], userData: 0x99n });
+    expect(uringLedgerProblems(p, v)).to.have.members([
+      `user_data 0x${gone.userData.toString(16)}: 1 consumed SQE never completed (no final CQE reaped)`,
+      `user_data 0x${s.cqes[0].userData.toString(16)} completed 2 times (final CQEs) for 1 SQE`,
+      'a CQE with user_data 0x99, which no queued SQE carried',
+    ]);
+  });
+
+  it('io_uring: SQEs never reaped are named unless the program leaves them in flight on purpose', async () => {
+    const p = fourNops(false);
+    const v = await local.run(p);
+    expect(uringLedgerProblems(p, v)).to.have.length(4);
+    setLedgerMode(p, 'at-most-once');
+    expect(uringLedgerProblems(p, v)).to.deep.equal([]);
   });
 
   it('counts only the iocbs io_submit accepted (its return value, from the front)', async () => {

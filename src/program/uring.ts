@@ -3,7 +3,7 @@
  * reap. Only bytes and relocations: the kernel's reading of them is what tests judge.
  */
 import { ENTER, IO_URING_PARAMS_LAYOUT, SETUP, SQE_LAYOUT, SYSCALLS, URING_OP, UringOpName } from '../abi';
-import { arg, ArgLike, Buf, Fd, Ring, Sequence, StepRef } from './builder';
+import { arg, ArgLike, Buf, Fd, Program, Ring, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
 
 /** Ring creation options (io_uring_params fields). */
@@ -88,7 +88,29 @@ export function submit(seq: Sequence, h: RingHandle, sqes: RawStruct[], wait = 0
   const b = seq.program.buf(Math.max(1, sqes.length) * h.sqeSize);
   placeAll(seq, b, 0, sqes);
   const queue = seq.uringQueue(h.ring, b, 0, sqes.length);
-  return { queue, enter: enter(seq, h, sqes.length, wait, wait > 0 ? ENTER.GETEVENTS.value : 0), sqes: b };
+  const sub = { queue, enter: enter(seq, h, sqes.length, wait, wait > 0 ? ENTER.GETEVENTS.value : 0), sqes: b };
+  recordUringSubmit(seq.program, { queue, enter: sub.enter, sqes });
+  return sub;
+}
+
+/** What the completion ledger (src/oracle/ledger.ts) needs of a `submit()`: its steps and SQE bytes. */
+export interface UringSubmitRecord {
+  queue: StepRef;
+  enter: StepRef;
+  sqes: RawStruct[];
+}
+
+const URING_SUBMITS = new WeakMap<Program, UringSubmitRecord[]>();
+
+function recordUringSubmit(p: Program, r: UringSubmitRecord): void {
+  const list = URING_SUBMITS.get(p);
+  if (list) list.push(r);
+  else URING_SUBMITS.set(p, [r]);
+}
+
+/** The `submit()`s of a program, in order. */
+export function uringSubmitsOf(p: Program): readonly UringSubmitRecord[] {
+  return URING_SUBMITS.get(p) ?? [];
 }
 
 /** Take CQEs: at least `min` within `waitMs`, at most `max`. */
