@@ -16,6 +16,7 @@ import { kernelOptions, TargetOpts, withTarget } from './targets';
 import { UsageError } from './usage';
 import type { Capabilities } from '../target/caps';
 import { killAllVms } from '../vm/qemu';
+import { formatOpsCoverage, opsCoverage } from '../report/coverage';
 import { registerKernels } from './kernels';
 import { registerRepro } from './repro';
 import { registerFuzz } from './fuzz';
@@ -66,11 +67,12 @@ export function buildCli(): Command {
 
   kernelOptions(program.command('run').description('run the conformance suites against the running kernel or, with --kernel, a VM of another'))
     .option('--log-dir <dir>', 'with --kernel: keep the console logs here')
+    .option('--coverage-ops', 'after the run, list the tests that exercised each supported opcode and the ones none did')
     .option('-r, --reporter <name>', `spec | ${reporterNames.filter((r) => r !== 'spec').join(' | ')}`, 'spec')
     .option('-o, --output <file>', 'write the report to a file')
     .option('-g, --grep <regexp>', 'only tests whose title matches')
     .option('-s, --suite <names>', 'only these suites, comma-separated')
-    .action(async (o: TargetOpts & { reporter: string; output?: string; grep?: string; suite?: string }) => {
+    .action(async (o: TargetOpts & { reporter: string; output?: string; grep?: string; suite?: string; coverageOps?: boolean }) => {
       const reporter = o.reporter;
       if (!isReporterName(reporter)) throw new UsageError(`unknown reporter '${reporter}' (${reporterNames.join(', ')})`);
       let grep: RegExp | undefined;
@@ -101,6 +103,11 @@ export function buildCli(): Command {
         const text = o.reporter === 'spec' ? toSpecSummary(run, process.stdout.isTTY === true) : REPORTERS[reporter](run);
         writeOut(text, o.output);
         if (o.output && o.reporter !== 'spec') process.stdout.write(toSpecSummary(run).split('\n').slice(-2).join('\n'));
+        if (o.coverageOps) {
+          const table = formatOpsCoverage(opsCoverage(run, caps), caps.kernel) + '\n';
+          // a machine-readable report on stdout stays parseable: the table goes to stderr then
+          (o.reporter === 'spec' || o.output ? process.stdout : process.stderr).write(table);
+        }
         return exitCodeOf(run);
       });
       process.exitCode = code;
