@@ -18,6 +18,9 @@ echo 8 > /proc/sys/kernel/printk
 echo on > /proc/sys/kernel/printk_devkmsg
 echo "$(arg kasync.hung)" > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 
+# loopback up: network tests talk to 127.0.0.1 (no other interface exists: qemu runs with -nodefaults)
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+
 while read -r m; do
   [ -n "$m" ] && { insmod "/modules/$m" || say "FAIL insmod $m"; }
 done < /modules/order
