@@ -1,0 +1,25 @@
+/**
+ * execve by a submitter with requests in flight: the new image inherits no ring, context or request
+ * (SEMANTICS §1.7, §3.11).
+ */
+import { checkDeparture, departureProgram, missingSetup, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
+import { conformance } from '../../../src/suite/conformance';
+
+const SUBMITTERS: [Submitter, string][] = [
+  ['uring', 'io_uring'],
+  ['uring-sqpoll', 'io_uring SQPOLL'],
+  ['uring-defer', 'io_uring DEFER_TASKRUN|SINGLE_ISSUER'],
+  ['aio', 'AIO'],
+];
+
+for (const [submitter, what] of SUBMITTERS)
+  conformance(
+    `${what}: execve with requests in flight leaves the new image none of them; completed writes stay written`,
+    { ops: SUBMITTER_OPS[submitter], rule: submitter === 'aio' ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11' },
+    async ({ target, caps, scratch, skip }) => {
+      const why = missingSetup(caps, submitter);
+      if (why) skip(why);
+      const run = departureProgram(scratch, submitter, 'execve');
+      checkDeparture(await target.run(run.p), run, submitter, 'execve');
+    },
+  );

@@ -1,0 +1,22 @@
+/** A submitter killed by SIGKILL with requests in flight (SEMANTICS §1.7, §3.11). */
+import { checkDeparture, departureProgram, missingSetup, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
+import { conformance } from '../../../src/suite/conformance';
+
+const SUBMITTERS: [Submitter, string][] = [
+  ['uring', 'io_uring'],
+  ['uring-sqpoll', 'io_uring SQPOLL'],
+  ['uring-defer', 'io_uring DEFER_TASKRUN|SINGLE_ISSUER'],
+  ['aio', 'AIO'],
+];
+
+for (const [submitter, what] of SUBMITTERS)
+  conformance(
+    `${what}: a SIGKILLed submitter with requests in flight is reaped, leaks nothing and keeps its completed writes`,
+    { ops: SUBMITTER_OPS[submitter], rule: submitter === 'aio' ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11' },
+    async ({ target, caps, scratch, skip }) => {
+      const why = missingSetup(caps, submitter);
+      if (why) skip(why);
+      const run = departureProgram(scratch, submitter, 'sigkill');
+      checkDeparture(await target.run(run.p), run, submitter, 'sigkill');
+    },
+  );
