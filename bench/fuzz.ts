@@ -19,9 +19,31 @@ import { resolveKernel } from '../src/vm/kernels';
 process.env.UV_THREADPOOL_SIZE ??= '64';
 
 const STEPS = 20;
+/** USER_HZ, the unit of /proc times: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
 
-/** Fuzz for `ms` (or `runs`) on already-started targets; returns runs/s. */
-async function measure(targets: Target[], ms: number, dir: string, seed: number): Promise<{ runsPerSec: number; runs: number; failures: number }> {
+/**
+ * CPU ms of Node's main thread so far (utime + stime of its task), or NaN off Linux. Less noisy than
+ * runs/s when other work shares the cores: it is what building, decoding and judging cost.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** Fuzz for `ms` (or `runs`) on already-started targets; runs/s and CPU ms per run (main thread, whole process). */
+async function measure(
+  targets: Target[],
+  ms: number,
+  dir: string,
+  seed: number,
+): Promise<{ runsPerSec: number; runs: number; failures: number; mainMsPerRun: number; processMsPerRun: number }> {
+  const main0 = mainThreadCpuMs();
+  const cpu0 = process.cpuUsage();
   const s = await fuzz({
     timeMs: ms,
     seed,
@@ -33,7 +55,15 @@ async function measure(targets: Target[], ms: number, dir: string, seed: number)
     maxSteps: STEPS,
     makeTarget: async (j) => targets[j],
   });
-  return { runsPerSec: Math.round(s.runsPerSec * 10) / 10, runs: s.runs, failures: s.failures };
+  const cpu = process.cpuUsage(cpu0);
+  const per = (v: number) => Math.round((v / Math.max(1, s.runs)) * 1000) / 1000;
+  return {
+    runsPerSec: Math.round(s.runsPerSec * 10) / 10,
+    runs: s.runs,
+    failures: s.failures,
+    mainMsPerRun: per(mainThreadCpuMs() - main0),
+    processMsPerRun: per((cpu.user + cpu.system) / 1000),
+  };
 }
 
 async function started<T extends Target>(t: T): Promise<T> {
@@ -54,12 +84,18 @@ export async function benchFuzz(log: (s: string) => void, args: string[] = []): 
     log(`host, addon, 1 job: ${one.runsPerSec} runs/s (${one.runs} runs, ${one.failures} findings)`);
     const many = await measure(await Promise.all(Array.from({ length: jobs }, () => started(new LocalTarget()))), secs * 1000, dir, 2);
     out[`host_addon_runs_per_sec_jobs${jobs}`] = many.runsPerSec;
+    out[`host_addon_main_thread_cpu_ms_per_run_jobs${jobs}`] = many.mainMsPerRun;
+    out[`host_addon_process_cpu_ms_per_run_jobs${jobs}`] = many.processMsPerRun;
     log(`host, addon, ${jobs} jobs: ${many.runsPerSec} runs/s (${many.runs} runs, ${many.failures} findings)`);
+    // every thread's CPU (executors, kernel work in syscalls) over 2 cores bounds runs/s, however fast Node's part is
+    const load = os.loadavg()[0].toFixed(1);
+    log(`  CPU per run: main thread ${many.mainMsPerRun} ms, whole process ${many.processMsPerRun} ms (load average ${load})`);
     const child = await measure(await Promise.all(Array.from({ length: jobs }, () => started(new ChildTarget()))), secs * 1000, dir, 3);
     out[`host_child_runs_per_sec_jobs${jobs}`] = child.runsPerSec;
     out.addon_over_child = Math.round((many.runsPerSec / Math.max(child.runsPerSec, 0.1)) * 100) / 100;
     log(`host, child (baseline), ${jobs} jobs: ${child.runsPerSec} runs/s; the addon does ${out.addon_over_child}x that`);
     out.findings = one.failures + many.failures + child.failures;
+    out.load_average_1m = Math.round(os.loadavg()[0] * 10) / 10;
     if (!args.includes('host')) {
       const kernel = await resolveKernel('debian:6.12', { log });
       const vmJobs = 1;

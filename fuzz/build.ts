@@ -110,6 +110,10 @@ const DRAIN_WAIT_MS = 3000;
 const AIO_NR_EVENTS = 256;
 
 const PLANS = new WeakMap<Program, Plan>();
+// read once: each access through src/abi's re-exports is a chain of getters
+const IO_LINK = IOSQE.IO_LINK.value;
+const IO_HARDLINK = IOSQE.IO_HARDLINK.value;
+const IO_DRAIN = IOSQE.IO_DRAIN.value;
 
 /** The plan of a program `buildStream` made (the fault wrapper uses it to find link chains). */
 export function planOf(p: Program): Plan | undefined {
@@ -171,10 +175,13 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   const cancelRes = unknownIocb ? p.buf(32) : undefined;
   let pipeWritten = false;
 
-  const rw = (file: number, at: number, words: number) => {
+  // a request's file range, set in place (no object per request)
+  const rw = (req: { file: number; off: number; len: number }, file: number, at: number, words: number) => {
     const a = at % FILE_WORDS;
     const n = Math.max(1, Math.min(words, FILE_WORDS - a));
-    return { file: file % plan.files, off: a * 8, len: n * 8 };
+    req.file = file % plan.files;
+    req.off = a * 8;
+    req.len = n * 8;
   };
   const writeData = (off: number, len: number): { seed: number; at: number } => {
     const seed = WRITE_SEED_BASE + nwrites++;
@@ -219,7 +226,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         const id = plan.uring.length;
         const ud = id + 1;
         const req: UringReq = { id, ring: ringIdx, userData: ud, op, queueStep: -1, enterStep: -1, link, drain, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0 };
-        const flags = (link === 1 ? IOSQE.IO_LINK.value : link === 2 ? IOSQE.IO_HARDLINK.value : 0) | (drain ? IOSQE.IO_DRAIN.value : 0);
+        const flags = (link === 1 ? IO_LINK : link === 2 ? IO_HARDLINK : 0) | (drain ? IO_DRAIN : 0);
         let raw: RawStruct;
         switch (op) {
           case 'NOP':
@@ -227,7 +234,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
             break;
           case 'READ':
           case 'WRITE': {
-            Object.assign(req, rw(r.file, r.at, r.words));
+            rw(req, r.file, r.at, r.words);
             let addr = arg.buf(readBuf);
             if (op === 'WRITE') {
               const w = writeData(req.off, req.len);
@@ -282,7 +289,10 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         if (link !== 0 || (prev && prev.link !== 0)) req.chain = plan.chains.length - 1;
       });
       const sub = submit(s, h, raws);
-      for (const id of ids) Object.assign(plan.uring[id], { queueStep: sub.queue.index, enterStep: sub.enter.index });
+      for (const id of ids) {
+        plan.uring[id].queueStep = sub.queue.index;
+        plan.uring[id].enterStep = sub.enter.index;
+      }
       mark(sub.queue.index, { kind: 'queue', ring: ringIdx, reqs: ids });
       mark(sub.enter.index, { kind: 'enter', ring: ringIdx, reqs: ids });
       owed.submitted += ids.length;
@@ -298,7 +308,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
       const data = AIO_DATA_BASE + id;
       const req: AioReq = { id, ctx: c, data, op: r.op, submitStep: -1, pos: ids.length, file: 0, off: 0, len: 0, seed: 0 };
       if (r.op === 'PREAD' || r.op === 'PWRITE') {
-        Object.assign(req, rw(r.file, r.at, r.words));
+        rw(req, r.file, r.at, r.words);
         let buf = arg.buf(readBuf);
         if (r.op === 'PWRITE') {
           const w = writeData(req.off, req.len);
@@ -401,8 +411,8 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
 function countWrites(m: StreamModel): number {
   let n = 0;
   for (const st of m.steps) {
-    if (st.kind === 'submit') n += st.reqs.filter((r) => r.op === 'WRITE').length;
-    if (st.kind === 'aioSubmit') n += st.reqs.filter((r) => r.op === 'PWRITE').length;
+    if (st.kind === 'submit') for (const r of st.reqs) n += r.op === 'WRITE' ? 1 : 0;
+    if (st.kind === 'aioSubmit') for (const r of st.reqs) n += r.op === 'PWRITE' ? 1 : 0;
   }
   return n;
 }

@@ -316,7 +316,8 @@ interface W {
 }
 
 function judgeFiles(plan: Plan, main: StepResult[], fail: Fail): void {
-  const byStep = new Map(main.map((s) => [s.step, s]));
+  const byStep = new Map<number, StepResult>();
+  for (const s of main) byStep.set(s.step, s);
   const writes: W[][] = Array.from({ length: plan.files }, () => []);
   // completions of writes: from the reap steps
   const doneU = new Map<number, { step: number; res: number }>();
@@ -350,16 +351,42 @@ function judgeFiles(plan: Plan, main: StepResult[], fail: Fail): void {
     const covers = (x: W, o: number) => x.off <= o && o < x.off + x.len;
     // W's data is gone for good if a successful write over it was submitted after W was reaped
     const superseded = (x: W, o: number) => ws.some((y) => y.ok && y !== x && covers(y, o) && y.submit > x.done);
+    // the same two questions, answered once per write and per word instead of by a scan per word
+    // (this loop runs 512 times per file per run): which successful writes cover each word, and
+    // which successful writes came after each write was reaped
+    const okCovered = new Uint8Array(FILE_WORDS);
+    for (const y of ws) {
+      if (y.ok) okCovered.fill(1, Math.max(0, Math.ceil(y.off / 8)), Math.min(FILE_WORDS, Math.ceil((y.off + y.len) / 8)));
+    }
+    const later = new Map<W, W[]>();
+    const laterOf = (x: W) => {
+      let l = later.get(x);
+      if (!l) later.set(x, (l = ws.filter((y) => y.ok && y !== x && y.submit > x.done)));
+      return l;
+    };
     const bad: string[] = [];
+    // runs of words come from one write: look its seed up once per run
+    let lastSeed = -1;
+    let lastSrc: W | undefined;
+    let lastLater: W[] = [];
     for (let w = 0; w < FILE_WORDS; w++) {
       const o = w * 8;
-      // tracePatternWord, without a Buffer per word (this loop runs 512 times per file per run)
-      const from = { pos: data.readUInt32LE(o) * 8, seed: data.readUInt32LE(o + 4) };
-      const src = from.pos === o ? bySeed.get(from.seed) : undefined;
+      // tracePatternWord, without a Buffer per word
+      const pos = data.readUInt32LE(o) * 8;
+      const seed = data.readUInt32LE(o + 4);
+      if (pos === o && seed !== lastSeed) {
+        lastSeed = seed;
+        lastSrc = bySeed.get(seed);
+        lastLater = lastSrc ? laterOf(lastSrc) : [];
+      }
+      const src = pos === o ? lastSrc : undefined;
       let legal: boolean;
-      if (src) legal = covers(src, o) && !superseded(src, o);
-      else legal = from.pos === o && from.seed === plan.fileSeeds[st.file] && !ws.some((y) => y.ok && covers(y, o));
+      if (src) {
+        legal = covers(src, o);
+        for (let i = 0; legal && i < lastLater.length; i++) if (covers(lastLater[i], o)) legal = false;
+      } else legal = pos === o && seed === plan.fileSeeds[st.file] && okCovered[w] === 0;
       if (legal) continue;
+      const from = { pos, seed };
       const could = ws.filter((x) => covers(x, o) && !superseded(x, o)).map((x) => hex(x.seed));
       if (!ws.some((y) => y.ok && covers(y, o))) could.push('initial');
       bad.push(`word ${w} (offset ${o}) came from seed ${hex(from.seed)} pos ${from.pos}; legal: ${could.join(', ') || 'none'}`);

@@ -4,7 +4,7 @@
  */
 import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
 import { Arg, arg, ArgLike, Buf, Ctx, Fd, Program, Sequence, StepRef } from './builder';
-import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
+import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct, setField, zeroed } from './struct';
 
 /**
  * io_setup(nr, &ctx) into a fresh context slot. A failed io_setup ends the sequence: the steps after it
@@ -29,14 +29,21 @@ export type IocbSpec = Omit<Partial<Record<keyof typeof IOCB_LAYOUT.fields, Fiel
 
 /** Raw iocb bytes with relocations. */
 export function iocb(spec: IocbSpec): RawStruct {
-  const { opcode, fd, resfd, ...rest } = spec;
-  return encodeStruct(IOCB_LAYOUT, {
-    ...rest,
-    aio_lio_opcode: typeof opcode === 'number' ? opcode : AIO_OP[opcode].value,
-    aio_fildes: fdField(fd),
-    aio_resfd: fdField(resfd),
-  });
+  const opcode = typeof spec.opcode === 'number' ? spec.opcode : AIO_OP[spec.opcode].value;
+  // as encodeStruct(IOCB_LAYOUT, { ...rest, aio_lio_opcode, aio_fildes, aio_resfd }), without the spread
+  const l = IOCB_LAYOUT;
+  const s: RawStruct = { bytes: zeroed(l.size), relocs: [] };
+  const fields = spec as unknown as Record<string, FieldValue | undefined>;
+  for (const name of Object.keys(spec)) {
+    if (name !== 'opcode' && name !== 'fd' && name !== 'resfd') setField(l, s, name as IocbField, fields[name]);
+  }
+  setField(l, s, 'aio_lio_opcode', opcode);
+  setField(l, s, 'aio_fildes', fdField(spec.fd));
+  setField(l, s, 'aio_resfd', fdField(spec.resfd));
+  return s;
 }
+
+type IocbField = keyof typeof IOCB_LAYOUT.fields;
 
 /**
  * What the ledger (src/oracle/ledger.ts) needs to know of a program's io_submits: each submit step

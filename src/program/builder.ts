@@ -3,7 +3,24 @@
  * over symbolic handles (buffers, fds, AIO contexts, rings, pids); `encode()` turns it into wire bytes
  * (native/WIRE.md) that every target runs unchanged.
  */
-import { ArgKind, FillKind, LIBC_ARITY, LibcFn, LibcFnName, LIMITS, Op, OpCode, Post, PROGRAM_HEADER, PROGRAM_MAGIC, SlotKind, StepFlag, WIRE_VERSION, DEADLINE_SIGNAL } from './wire';
+import {
+  ArgKind,
+  DEADLINE_SIGNAL,
+  FillKind,
+  LIBC_ARITY,
+  LibcFn,
+  LibcFnName,
+  LIMITS,
+  Op,
+  OpCode,
+  Post,
+  PROGRAM_HEADER,
+  PROGRAM_MAGIC,
+  SlotKind,
+  STEP_HEADER,
+  StepFlag,
+  WIRE_VERSION,
+} from './wire';
 import { programChecksum } from './pattern';
 import { PROCESS_LEVEL } from '../abi/syscalls';
 
@@ -48,10 +65,19 @@ export interface Arg {
 /** What a syscall argument may be given as: a number is an immediate. */
 export type ArgLike = Arg | number | bigint;
 
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** `v` as an unsigned 64-bit bigint (two's complement for negative values); throws as `BigInt(v)` does. */
+function u64Of(v: number | bigint): bigint {
+  // BigInt(n) alone is enough for the usual small non-negative integer
+  if (typeof v === 'number' && v >= 0 && Number.isSafeInteger(v)) return BigInt(v);
+  return BigInt.asUintN(64, BigInt(v));
+}
+
 /** Argument constructors. */
 export const arg = {
-  imm: (v: number | bigint): Arg => ({ kind: ArgKind.IMM, slot: 0, value: BigInt.asUintN(64, BigInt(v)) }),
-  buf: (b: Buf, off: number | bigint = 0): Arg => ({ kind: ArgKind.BUF, slot: b.slot, value: BigInt.asUintN(64, BigInt(off)) }),
+  imm: (v: number | bigint): Arg => ({ kind: ArgKind.IMM, slot: 0, value: u64Of(v) }),
+  buf: (b: Buf, off: number | bigint = 0): Arg => ({ kind: ArgKind.BUF, slot: b.slot, value: u64Of(off) }),
   fd: (f: Fd): Arg => ({ kind: ArgKind.FD, slot: f.slot, value: 0n }),
   ctx: (c: Ctx): Arg => ({ kind: ArgKind.CTX, slot: c.slot, value: 0n }),
   ring: (r: Ring): Arg => ({ kind: ArgKind.RING, slot: r.slot, value: 0n }),
@@ -61,7 +87,7 @@ export const arg = {
   load32: (b: Buf, off: number): Arg => ({ kind: ArgKind.LOAD32, slot: b.slot, value: BigInt(off) }),
   load64: (b: Buf, off: number): Arg => ({ kind: ArgKind.LOAD64, slot: b.slot, value: BigInt(off) }),
   /** The result of the latest completion (CQE or io_event) carrying this user_data. */
-  res: (userData: number | bigint): Arg => ({ kind: ArgKind.RES, slot: 0, value: BigInt.asUintN(64, BigInt(userData)) }),
+  res: (userData: number | bigint): Arg => ({ kind: ArgKind.RES, slot: 0, value: u64Of(userData) }),
   ringmem: (r: Ring, region: 0 | 1 | 2, off: number): Arg => ({
     kind: ArgKind.RINGMEM,
     slot: r.slot,
@@ -70,10 +96,6 @@ export const arg = {
   /** The executor's `notify(union sigval)`, which counts into the u32 `sival_ptr` names: SIGEV_THREAD's function. */
   notify: (): Arg => ({ kind: ArgKind.NOTIFY, slot: 0, value: 0n }),
 };
-
-function toArg(a: ArgLike): Arg {
-  return typeof a === 'object' ? a : arg.imm(a);
-}
 
 /** Options of a SYSCALL step. */
 export interface SyscallOptions {
@@ -89,11 +111,22 @@ export interface SyscallOptions {
   store?: Buf;
 }
 
+/**
+ * A little-endian writer over a zeroed buffer that grows: a sequence writes all its steps into one,
+ * so a step costs no allocation. Bytes it skips stay zero (padding).
+ */
 class Writer {
-  readonly b: Buffer;
+  b: Buffer;
   o = 0;
   constructor(n: number) {
     this.b = Buffer.alloc(n);
+  }
+  /** Room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.o + n <= this.b.length) return;
+    const next = Buffer.alloc(Math.max(2 * this.b.length, this.o + n));
+    this.b.copy(next, 0, 0, this.o);
+    this.b = next;
   }
   u16(v: number): this {
     this.b.writeUInt16LE(v, this.o);
@@ -105,13 +138,26 @@ class Writer {
     this.o += 4;
     return this;
   }
+  /** A u64, as `BigInt.asUintN(64, BigInt(v))` gives it; through two u32 writes when the value fits in 53 bits. */
   u64(v: bigint | number): this {
-    this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.o);
+    if (typeof v === 'number' && Number.isSafeInteger(v)) {
+      // two's complement of a safe integer: the low word is ToUint32, the high one the floor of v / 2^32
+      this.b.writeUInt32LE(v >>> 0, this.o);
+      this.b.writeUInt32LE(Math.floor(v / 0x100000000) >>> 0, this.o + 4);
+    } else if (typeof v === 'bigint' && v >= 0n && v <= MAX_SAFE_BIG) {
+      const n = Number(v);
+      this.b.writeUInt32LE(n >>> 0, this.o);
+      this.b.writeUInt32LE(Math.floor(n / 0x100000000), this.o + 4);
+    } else this.b.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.o);
     this.o += 8;
     return this;
   }
   arg(a: Arg): this {
     return this.u32(a.kind).u32(a.slot).u64(a.value);
+  }
+  /** An argument as `toArg` would make it, without making it: a number or bigint is an immediate. */
+  argLike(a: ArgLike): this {
+    return typeof a === 'object' ? this.arg(a) : this.u32(ArgKind.IMM).u32(0).u64(a);
   }
   bytes(d: Uint8Array): this {
     this.b.set(d, this.o);
@@ -124,17 +170,63 @@ const pad8 = (n: number): number => (n + 7) & ~7;
 
 /** One sequence of steps: the main one (0), or one run by a forked child or a thread. */
 export class Sequence {
-  readonly steps: Buffer[] = [];
+  /** The steps' wire bytes, back to back (the main sequence usually holds most of them). */
+  private readonly w: Writer;
+  /** End of the last whole step: a step that threw half-written is rolled back to here. */
+  private committed = 0;
+  private n = 0;
   constructor(
     readonly program: Program,
     readonly id: number,
-  ) {}
+  ) {
+    this.w = new Writer(id === 0 ? 4096 : 256);
+  }
 
-  private push(op: OpCode, payload: Buffer, flags = 0): StepRef {
-    if (this.steps.length >= 0xffff) throw new Error(`sequence ${this.id}: more than 65535 steps`);
-    const head = new Writer(8).u16(op).u16(flags).u32(payload.length);
-    this.steps.push(Buffer.concat([head.b, payload]));
-    return { seq: this.id, index: this.steps.length - 1, op };
+  /** The wire bytes of each step (copies). */
+  get steps(): Buffer[] {
+    const out: Buffer[] = [];
+    for (let o = 0; o < this.committed; ) {
+      const end = o + STEP_HEADER + this.w.b.readUInt32LE(o + 4);
+      out.push(Buffer.from(this.w.b.subarray(o, end)));
+      o = end;
+    }
+    return out;
+  }
+
+  /** Number of steps. */
+  get length(): number {
+    return this.n;
+  }
+
+  /** @internal The steps' wire bytes, back to back (a view: valid until the next step). */
+  get wire(): Buffer {
+    return this.w.b.subarray(0, this.committed);
+  }
+
+  /** Start a step of `len` payload bytes: its header is written, the payload goes to the writer returned. */
+  private begin(op: OpCode, len: number, flags = 0): Writer {
+    if (this.n >= 0xffff) throw new Error(`sequence ${this.id}: more than 65535 steps`);
+    const w = this.w;
+    // a step that threw after begin() left bytes behind: zero them, as if it never started
+    if (w.o !== this.committed) {
+      w.b.fill(0, this.committed, w.o);
+      w.o = this.committed;
+    }
+    w.reserve(STEP_HEADER + len);
+    return w.u16(op).u16(flags).u32(len);
+  }
+
+  /** End the step begin() started: the rest of its payload is zero padding. */
+  private end(op: OpCode, len: number): StepRef {
+    this.committed += STEP_HEADER + len;
+    this.w.o = this.committed;
+    return { seq: this.id, index: this.n++, op };
+  }
+
+  /** A step with a fixed payload of 8, 16, 24 or 32 bytes of u32 words and u64s, written by `fill`. */
+  private fixed(op: OpCode, len: number, fill: (w: Writer) => void, flags = 0): StepRef {
+    fill(this.begin(op, len, flags));
+    return this.end(op, len);
   }
 
   /** A raw system call; up to six arguments. */
@@ -147,105 +239,116 @@ export class Sequence {
     else if (opts.pid) [post, postSlot] = [Post.PID, opts.pid.slot];
     else if (opts.aioEvents) post = Post.AIO_EVENTS;
     else if (opts.store) [post, postSlot] = [Post.STORE, opts.store.slot];
-    const w = new Writer(16 + 6 * 16).u32(nr).u16(args.length).u16(post).u32(postSlot).u32(0);
-    for (let i = 0; i < 6; i++) w.arg(i < args.length ? toArg(args[i]) : arg.imm(0));
-    return this.push(Op.SYSCALL, w.b, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+    const len = 16 + 6 * 16;
+    const w = this.begin(Op.SYSCALL, len, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+    w.u32(nr).u16(args.length).u16(post).u32(postSlot).u32(0);
+    // unused arguments are IMM 0: all zero bytes, which the writer already holds
+    for (let i = 0; i < args.length; i++) w.argLike(args[i]);
+    return this.end(Op.SYSCALL, len);
   }
 
   /** Write a run-time value (an address, an fd, a context id) into a buffer: a relocation. */
   patch(b: Buf, off: number, width: 1 | 2 | 4 | 8, value: ArgLike): StepRef {
-    return this.push(Op.PATCH, new Writer(32).u32(b.slot).u32(off).u32(width).u32(0).arg(toArg(value)).b);
+    return this.fixed(Op.PATCH, 32, (w) => w.u32(b.slot).u32(off).u32(width).u32(0).argLike(value));
   }
 
   /** Copy literal bytes into a buffer. */
   bytes(b: Buf, off: number, data: Uint8Array): StepRef {
-    const w = new Writer(16 + pad8(data.length)).u32(b.slot).u32(off).u32(data.length).u32(0).bytes(data);
-    return this.push(Op.BYTES, w.b);
+    return this.bytesOf(b, off, [data], data.length);
+  }
+
+  /** @internal Copy the concatenation of `parts` (`n` bytes in all) into a buffer: one BYTES step. */
+  bytesOf(b: Buf, off: number, parts: readonly Uint8Array[], n: number): StepRef {
+    const len = 16 + pad8(n);
+    const w = this.begin(Op.BYTES, len).u32(b.slot).u32(off).u32(n).u32(0);
+    for (const d of parts) w.bytes(d);
+    return this.end(Op.BYTES, len);
   }
 
   /** Fill with the data pattern (stream `seed`, from stream position `pos`). */
   fillPattern(b: Buf, off: number, n: number, seed: number, pos = 0): StepRef {
     if (seed < 1 || seed > 0xffffffff) throw new Error('pattern seed must be 1..2^32-1');
-    return this.push(Op.FILL, new Writer(32).u32(b.slot).u32(off).u32(n).u32(FillKind.PATTERN).u64(seed).u64(pos).b);
+    return this.fixed(Op.FILL, 32, (w) => w.u32(b.slot).u32(off).u32(n).u32(FillKind.PATTERN).u64(seed).u64(pos));
   }
 
   /** Fill with one byte value (0 zeroes). */
   fillByte(b: Buf, off: number, n: number, value = 0): StepRef {
     const kind = value === 0 ? FillKind.ZERO : FillKind.BYTE;
-    return this.push(Op.FILL, new Writer(32).u32(b.slot).u32(off).u32(n).u32(kind).u64(value).u64(0).b);
+    return this.fixed(Op.FILL, 32, (w) => w.u32(b.slot).u32(off).u32(n).u32(kind).u64(value).u64(0));
   }
 
   /** Record the FNV-1a 64 digest of a range. */
   digest(b: Buf, off = 0, n = b.size - off): StepRef {
-    return this.push(Op.DIGEST, new Writer(16).u32(b.slot).u32(off).u32(n).u32(0).b);
+    return this.fixed(Op.DIGEST, 16, (w) => w.u32(b.slot).u32(off).u32(n).u32(0));
   }
 
   /** Record the bytes of a range (at most 1 MiB). */
   dump(b: Buf, off = 0, n = b.size - off): StepRef {
     if (n > LIMITS.dumpBytes) throw new Error(`dump of ${n} bytes: at most ${LIMITS.dumpBytes}`);
-    return this.push(Op.DUMP, new Writer(16).u32(b.slot).u32(off).u32(n).u32(0).b);
+    return this.fixed(Op.DUMP, 16, (w) => w.u32(b.slot).u32(off).u32(n).u32(0));
   }
 
   /** Compare a range with the pattern and record the mismatches. */
   verify(b: Buf, off: number, n: number, seed: number, pos = 0): StepRef {
-    return this.push(Op.VERIFY, new Writer(32).u32(b.slot).u32(off).u32(n).u32(0).u64(seed).u64(pos).b);
+    return this.fixed(Op.VERIFY, 32, (w) => w.u32(b.slot).u32(off).u32(n).u32(0).u64(seed).u64(pos));
   }
 
   /** Store a run-time value in a slot (an fd read from a pipe2 array, a context id from io_setup). */
   setSlot(target: Fd | Ctx | Pid, value: ArgLike): StepRef {
     const kind = target.kind === 'fd' ? SlotKind.FD : target.kind === 'ctx' ? SlotKind.CTX : SlotKind.PID;
-    return this.push(Op.SETSLOT, new Writer(24).u32(kind).u32(target.slot).arg(toArg(value)).b);
+    return this.fixed(Op.SETSLOT, 24, (w) => w.u32(kind).u32(target.slot).argLike(value));
   }
 
   /** io_uring_setup(entries, params) and map the rings; `params` holds a raw io_uring_params. */
   uringSetup(ring: Ring, entries: number, params: Buf): StepRef {
-    return this.push(Op.URING_SETUP, new Writer(16).u32(ring.slot).u32(entries).u32(params.slot).u32(0).b);
+    return this.fixed(Op.URING_SETUP, 16, (w) => w.u32(ring.slot).u32(entries).u32(params.slot).u32(0));
   }
 
   /** Copy `count` raw SQEs from a buffer into the SQ and publish them. */
   uringQueue(ring: Ring, b: Buf, off: number, count: number): StepRef {
-    return this.push(Op.URING_QUEUE, new Writer(16).u32(ring.slot).u32(b.slot).u32(off).u32(count).b);
+    return this.fixed(Op.URING_QUEUE, 16, (w) => w.u32(ring.slot).u32(b.slot).u32(off).u32(count));
   }
 
   /** Take up to `max` CQEs, waiting up to `waitMs` for `min` of them. */
   uringReap(ring: Ring, min: number, max: number, waitMs: number): StepRef {
-    return this.push(Op.URING_REAP, new Writer(16).u32(ring.slot).u32(min).u32(max).u32(waitMs).b);
+    return this.fixed(Op.URING_REAP, 16, (w) => w.u32(ring.slot).u32(min).u32(max).u32(waitMs));
   }
 
   /** Record the ring's head, tail, flag and overflow words. */
   uringState(ring: Ring): StepRef {
-    return this.push(Op.URING_STATE, new Writer(8).u32(ring.slot).u32(0).b);
+    return this.fixed(Op.URING_STATE, 8, (w) => w.u32(ring.slot).u32(0));
   }
 
   /** Unmap and close a ring. */
   uringClose(ring: Ring): StepRef {
-    return this.push(Op.URING_CLOSE, new Writer(8).u32(ring.slot).u32(0).b);
+    return this.fixed(Op.URING_CLOSE, 8, (w) => w.u32(ring.slot).u32(0));
   }
 
   /** Fork; the child runs `child` and exits 0. Process-level. */
   fork(child: Sequence, pid: Pid): StepRef {
     this.program.markProcessLevel('fork');
-    return this.push(Op.FORK, new Writer(8).u32(child.id).u32(pid.slot).b);
+    return this.fixed(Op.FORK, 8, (w) => w.u32(child.id).u32(pid.slot));
   }
 
   /** waitpid with a deadline; on the deadline the child is killed. Process-level. */
   wait(pid: Pid, waitMs: number): StepRef {
     this.program.markProcessLevel('wait');
-    return this.push(Op.WAIT, new Writer(8).u32(pid.slot).u32(waitMs).b);
+    return this.fixed(Op.WAIT, 8, (w) => w.u32(pid.slot).u32(waitMs));
   }
 
   /** Run sequences on threads concurrently and join them. Process-level. */
   threads(seqs: Sequence[], waitMs: number): StepRef {
     if (seqs.length < 1 || seqs.length > LIMITS.threads) throw new Error(`threads: 1..${LIMITS.threads} sequences`);
     this.program.markProcessLevel('threads');
-    const w = new Writer(8 + pad8(4 * seqs.length)).u32(seqs.length).u32(waitMs);
-    for (const s of seqs) w.u32(s.id);
-    return this.push(Op.THREADS, w.b);
+    return this.fixed(Op.THREADS, 8 + pad8(4 * seqs.length), (w) => {
+      w.u32(seqs.length).u32(waitMs);
+      for (const s of seqs) w.u32(s.id);
+    });
   }
 
   /** Sleep, under the program deadline. */
   sleep(ms: number): StepRef {
-    return this.push(Op.SLEEP, new Writer(8).u64(BigInt(Math.round(ms * 1e6))).b);
+    return this.fixed(Op.SLEEP, 8, (w) => w.u64(BigInt(Math.round(ms * 1e6))));
   }
 
   /**
@@ -255,9 +358,11 @@ export class Sequence {
   libc(fn: LibcFnName, args: ArgLike[], opts: { stopOnError?: boolean } = {}): StepRef {
     if (args.length !== LIBC_ARITY[fn]) throw new Error(`${fn} takes ${LIBC_ARITY[fn]} arguments, got ${args.length}`);
     this.program.markProcessLevel(fn);
-    const w = new Writer(8 + 6 * 16).u32(LibcFn[fn]).u16(args.length).u16(0);
-    for (let i = 0; i < 6; i++) w.arg(i < args.length ? toArg(args[i]) : arg.imm(0));
-    return this.push(Op.LIBC, w.b, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+    const len = 8 + 6 * 16;
+    const w = this.begin(Op.LIBC, len, opts.stopOnError ? StepFlag.STOP_ON_ERROR : 0);
+    w.u32(LibcFn[fn]).u16(args.length).u16(0);
+    for (let i = 0; i < args.length; i++) w.argLike(args[i]);
+    return this.end(Op.LIBC, len);
   }
 
   /** Count deliveries of `signo` into the u32 each signal's `si_value.sival_ptr` names. Process-level. */
@@ -265,13 +370,13 @@ export class Sequence {
     if (!(signo >= 1 && signo <= 64)) throw new Error(`signal ${signo} out of range`);
     if (signo === DEADLINE_SIGNAL) throw new Error(`signal ${signo} is the executor's deadline signal`);
     this.program.markProcessLevel('sigcount');
-    return this.push(Op.SIGCOUNT, new Writer(8).u32(signo).u32(0).b);
+    return this.fixed(Op.SIGCOUNT, 8, (w) => w.u32(signo).u32(0));
   }
 
   /** exit_group (group) or exit of this thread. Process-level. */
   exit(code: number, group = true): StepRef {
     this.program.markProcessLevel('exit');
-    return this.push(Op.EXIT, new Writer(8).u32(code).u32(group ? 1 : 0).b);
+    return this.fixed(Op.EXIT, 8, (w) => w.u32(code).u32(group ? 1 : 0));
   }
 }
 
@@ -362,28 +467,23 @@ export class Program {
 
   /** The wire bytes. */
   encode(): Buffer {
-    const seqBodies = this.seqs.map((s) => Buffer.concat(s.steps));
     const tableOff = PROGRAM_HEADER + 8 * this.bufs.length;
+    let length = tableOff + 8 * this.seqs.length;
+    for (const s of this.seqs) length += s.wire.length;
+    const w = new Writer(length);
+    w.u32(PROGRAM_MAGIC).u16(WIRE_VERSION).u16(this.seqs.length).u32(length);
+    w.u32(this.deadlineMs).u32(this.bufs.length).u32(this.traceCap);
+    w.o = PROGRAM_HEADER;
+    for (const b of this.bufs) w.u32(b.size).u32(b.align);
     let off = tableOff + 8 * this.seqs.length;
-    const table = new Writer(8 * this.seqs.length);
-    this.seqs.forEach((s, i) => {
-      table.u32(off).u32(s.steps.length);
-      off += seqBodies[i].length;
-    });
-    const decl = new Writer(8 * this.bufs.length);
-    for (const b of this.bufs) decl.u32(b.size).u32(b.align);
-    const body = Buffer.concat([decl.b, table.b, ...seqBodies]);
-    const head = new Writer(PROGRAM_HEADER)
-      .u32(PROGRAM_MAGIC)
-      .u16(WIRE_VERSION)
-      .u16(this.seqs.length)
-      .u32(PROGRAM_HEADER + body.length)
-      .u32(this.deadlineMs)
-      .u32(this.bufs.length)
-      .u32(this.traceCap)
-      .u32(programChecksum(body))
-      .u32(0);
-    return Buffer.concat([head.b, body]);
+    for (const s of this.seqs) {
+      w.u32(off).u32(s.length);
+      off += s.wire.length;
+    }
+    for (const s of this.seqs) w.bytes(s.wire);
+    // checksum at 24, reserved word at 28 stays 0
+    w.b.writeUInt32LE(programChecksum(w.b.subarray(PROGRAM_HEADER)), 24);
+    return w.b;
   }
 }
 

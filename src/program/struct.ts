@@ -14,27 +14,58 @@ export interface RawStruct {
   relocs: { off: number; width: 1 | 2 | 4 | 8; value: Arg }[];
 }
 
+const ZEROS = new Uint8Array(256);
+
+/**
+ * @internal A zeroed Buffer of `n` bytes. Small ones are carved from Node's shared pool, which
+ * costs less than an ArrayBuffer of their own (a fuzz program makes dozens of 64-byte SQEs).
+ */
+export function zeroed(n: number): Buffer {
+  if (!Number.isInteger(n) || n > ZEROS.length) return Buffer.alloc(n);
+  const b = Buffer.allocUnsafe(n);
+  b.set(ZEROS.subarray(0, n));
+  return b;
+}
+
 /** Encode `values` (by field name) over a zeroed structure of the layout's size (or `size`). */
 export function encodeStruct<F extends string>(l: Layout<F>, values: Partial<Record<F, FieldValue>>, size = l.size): RawStruct {
-  const bytes = Buffer.alloc(size);
-  const relocs: RawStruct['relocs'] = [];
-  for (const [name, v] of Object.entries(values) as [F, FieldValue | undefined][]) {
-    if (v === undefined) continue;
-    const f = l.fields[name];
-    if (!f) throw new Error(`${l.id} has no field ${name}`);
-    const width = f.size as 1 | 2 | 4 | 8;
-    if (typeof v === 'object') {
-      relocs.push({ off: f.offset, width, value: v });
-      continue;
-    }
-    const big = BigInt.asUintN(width * 8, BigInt(v));
-    if (width === 8) bytes.writeBigUInt64LE(big, f.offset);
-    else if (width === 4) bytes.writeUInt32LE(Number(big), f.offset);
-    else if (width === 2) bytes.writeUInt16LE(Number(big), f.offset);
-    else if (width === 1) bytes.writeUInt8(Number(big), f.offset);
-    else throw new Error(`${l.id}.${name}: ${f.size}-byte field is not a scalar`);
+  const s: RawStruct = { bytes: zeroed(size), relocs: [] };
+  for (const name of Object.keys(values) as F[]) setField(l, s, name, values[name]);
+  return s;
+}
+
+/**
+ * @internal Set one field of a structure being encoded (`undefined` leaves it alone): what
+ * {@link encodeStruct} does for each entry, in order, for encoders that would otherwise build a
+ * values object first (sqe, iocb).
+ */
+export function setField<F extends string>(l: Layout<F>, s: RawStruct, name: F, v: FieldValue | undefined): void {
+  if (v === undefined) return;
+  const f = l.fields[name];
+  if (!f) throw new Error(`${l.id} has no field ${name}`);
+  const width = f.size as 1 | 2 | 4 | 8;
+  if (typeof v === 'object') {
+    s.relocs.push({ off: f.offset, width, value: v });
+    return;
   }
-  return { bytes, relocs };
+  const bytes = s.bytes;
+  // a safe integer is written as BigInt.asUintN(width * 8, BigInt(v)) would be, without the BigInt
+  if (typeof v === 'number' && Number.isSafeInteger(v)) {
+    if (width === 8) {
+      bytes.writeUInt32LE(v >>> 0, f.offset);
+      bytes.writeUInt32LE(Math.floor(v / 0x100000000) >>> 0, f.offset + 4);
+    } else if (width === 4) bytes.writeUInt32LE(v >>> 0, f.offset);
+    else if (width === 2) bytes.writeUInt16LE(v & 0xffff, f.offset);
+    else if (width === 1) bytes.writeUInt8(v & 0xff, f.offset);
+    else throw new Error(`${l.id}.${name}: ${f.size}-byte field is not a scalar`);
+    return;
+  }
+  const big = BigInt.asUintN(width * 8, BigInt(v));
+  if (width === 8) bytes.writeBigUInt64LE(big, f.offset);
+  else if (width === 4) bytes.writeUInt32LE(Number(big), f.offset);
+  else if (width === 2) bytes.writeUInt16LE(Number(big), f.offset);
+  else if (width === 1) bytes.writeUInt8(Number(big), f.offset);
+  else throw new Error(`${l.id}.${name}: ${f.size}-byte field is not a scalar`);
 }
 
 /** Write a raw structure into a program buffer at `off`: literal bytes, then its relocations. */
@@ -46,7 +77,13 @@ export function place(seq: Sequence, b: Buf, off: number, s: RawStruct): void {
 /** Several structures back to back in one buffer (an SQE batch, an iocb array). */
 export function placeAll(seq: Sequence, b: Buf, off: number, all: RawStruct[]): void {
   if (all.length === 0) return;
-  seq.bytes(b, off, Buffer.concat(all.map((s) => s.bytes)));
+  let n = 0;
+  const parts: Buffer[] = [];
+  for (const s of all) {
+    parts.push(s.bytes);
+    n += s.bytes.length;
+  }
+  seq.bytesOf(b, off, parts, n);
   let o = off;
   for (const s of all) {
     for (const r of s.relocs) seq.patch(b, o + r.off, r.width, r.value);

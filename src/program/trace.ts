@@ -82,13 +82,24 @@ export class TraceFormatError extends Error {}
 
 // Most 64-bit fields hold small values (results, user_data, times): going through a double when the
 // value fits in 53 bits is several times faster than readBig*64LE, which made decoding the bottleneck.
+// Small values (results, counts, user_data) come from a table: no BigInt made per field.
+const SMALL = Array.from({ length: 1024 }, (_, i) => BigInt(i));
+
 function u64(b: Buffer, o: number): bigint {
   const hi = b.readUInt32LE(o + 4);
+  if (hi === 0) {
+    const lo = b.readUInt32LE(o);
+    return lo < 1024 ? SMALL[lo] : BigInt(lo);
+  }
   return hi < 0x200000 ? BigInt(hi * 0x100000000 + b.readUInt32LE(o)) : b.readBigUInt64LE(o);
 }
 
 function i64(b: Buffer, o: number): bigint {
   const hi = b.readInt32LE(o + 4);
+  if (hi === 0) {
+    const lo = b.readUInt32LE(o);
+    return lo < 1024 ? SMALL[lo] : BigInt(lo);
+  }
   return hi >= -0x200000 && hi < 0x200000 ? BigInt(hi * 0x100000000 + b.readUInt32LE(o)) : b.readBigInt64LE(o);
 }
 

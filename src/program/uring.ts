@@ -4,7 +4,7 @@
  */
 import { ENTER, IO_URING_PARAMS_LAYOUT, SETUP, SQE_LAYOUT, SYSCALLS, URING_OP, UringOpName } from '../abi';
 import { arg, ArgLike, Buf, Fd, Program, Ring, Sequence, StepRef } from './builder';
-import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct } from './struct';
+import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct, setField, zeroed } from './struct';
 
 /** Ring creation options (io_uring_params fields). */
 export interface RingOptions {
@@ -60,13 +60,22 @@ export type SqeSpec = Omit<Partial<Record<keyof typeof SQE_LAYOUT.fields, FieldV
 
 /** Raw SQE bytes (64 or 128) with relocations. */
 export function sqe(spec: SqeSpec, size: 64 | 128 = 64): RawStruct {
-  const { opcode, fd, ...rest } = spec;
-  return encodeStruct(
-    SQE_LAYOUT,
-    { ...rest, opcode: typeof opcode === 'number' ? opcode : URING_OP[opcode].value, fd: fdField(fd) ?? 0 },
-    size,
-  );
+  const opcode = typeof spec.opcode === 'number' ? spec.opcode : URING_OP[spec.opcode].value;
+  const fd = fdField(spec.fd) ?? 0;
+  // as encodeStruct(SQE_LAYOUT, { ...rest, opcode, fd }, size), without the spread: the fields in
+  // spec order, then opcode and fd (so they win over any alias)
+  const l = SQE_LAYOUT;
+  const s: RawStruct = { bytes: zeroed(size), relocs: [] };
+  const fields = spec as Record<SqeField, FieldValue | undefined>;
+  for (const name of Object.keys(spec) as SqeField[]) {
+    if (name !== 'opcode' && name !== 'fd') setField(l, s, name, fields[name]);
+  }
+  setField(l, s, 'opcode', opcode);
+  setField(l, s, 'fd', fd);
+  return s;
 }
+
+type SqeField = keyof typeof SQE_LAYOUT.fields;
 
 /** io_uring_enter(ring, toSubmit, minComplete, flags, argp, argsz) as a raw step. */
 export function enter(seq: Sequence, h: RingHandle, toSubmit: number, minComplete: number, flags = 0, argp: ArgLike = 0, argsz = 0): StepRef {
