@@ -27,6 +27,8 @@ export interface RingHandle {
   /** DUMP of the params after setup (features, sq/cq entries, offsets). */
   paramsDump: StepRef;
   sqeSize: 64 | 128;
+  /** The IORING_SETUP_* flags it was set up with. */
+  flags: number;
 }
 
 /** Create a ring: io_uring_setup and the mappings. */
@@ -49,7 +51,7 @@ export function setupRing(seq: Sequence, opts: RingOptions = {}): RingHandle {
   const ring = p.ring();
   const setup = seq.uringSetup(ring, opts.entries ?? 32, params);
   const paramsDump = seq.dump(params);
-  return { ring, params, setup, paramsDump, sqeSize: flags & SETUP.SQE128.value ? 128 : 64 };
+  return { ring, params, setup, paramsDump, sqeSize: flags & SETUP.SQE128.value ? 128 : 64, flags };
 }
 
 /** SQE fields, by their names in struct io_uring_sqe; `opcode` may be a name. */
@@ -97,7 +99,10 @@ export function submit(seq: Sequence, h: RingHandle, sqes: RawStruct[], wait = 0
   const b = seq.program.buf(Math.max(1, sqes.length) * h.sqeSize);
   placeAll(seq, b, 0, sqes);
   const queue = seq.uringQueue(h.ring, b, 0, sqes.length);
-  const sub = { queue, enter: enter(seq, h, sqes.length, wait, wait > 0 ? ENTER.GETEVENTS.value : 0), sqes: b };
+  // an SQPOLL thread may already sleep (IORING_SQ_NEED_WAKEUP): always wake it, or the SQEs just sit
+  // in the SQ (seen on 6.18; docs/KERNEL-NOTES.md)
+  const wake = h.flags & SETUP.SQPOLL.value ? ENTER.SQ_WAKEUP.value : 0;
+  const sub = { queue, enter: enter(seq, h, sqes.length, wait, (wait > 0 ? ENTER.GETEVENTS.value : 0) | wake), sqes: b };
   recordUringSubmit(seq.program, { queue, enter: sub.enter, sqes });
   return sub;
 }
