@@ -155,3 +155,33 @@ conformance(
     expect(v.step(c).cqes.map((q) => [q.userData, q.res & 1]), 'then it is posted, POLLIN set').to.deep.equal([[1n, 1]]);
   },
 );
+
+// Flags with nothing to observe from one thread but "the ring works": a NOP round trip each, on every
+// kernel whose probe accepts them (SQPOLL after its thread went idle, so the wake-up path is used).
+for (const [names, opts] of [
+  [['COOP_TASKRUN'], {}],
+  [['COOP_TASKRUN', 'TASKRUN_FLAG'], {}],
+  [['SINGLE_ISSUER'], {}],
+  [['SQPOLL'], { sqThreadIdle: 10, idleFirstMs: 50 }],
+] as const) {
+  conformance(
+    `uring.setup with IORING_SETUP_${names.join(' | IORING_SETUP_')}: a ring that completes NOPs`,
+    { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2); SEMANTICS §3.4' },
+    async (ctx) => {
+      const flags = needFlags(ctx, ...(names as readonly SetupName[]));
+      const p = new Program();
+      const s = p.main;
+      const h = setupRing(s, { entries: 4, flags, sqThreadIdle: 'sqThreadIdle' in opts ? opts.sqThreadIdle : 0 });
+      if ('idleFirstMs' in opts) s.sleep(opts.idleFirstMs);
+      const sub = submit(s, h, nops(3, 0x40));
+      const c = reap(s, h, 3, 4);
+      const v = await ctx.target.run(p);
+      expect(v.ret(h.setup), 'io_uring_setup accepts what the probe said it accepts').to.be.at.least(0);
+      expect(v.ret(sub.enter), 'io_uring_enter takes the three SQEs').to.equal(3);
+      expect(
+        v.step(c).cqes.map((q) => [q.userData, q.res]).sort((a, b) => Number(a[0]) - Number(b[0])),
+        'each NOP completes once with res 0',
+      ).to.deep.equal([[0x40n, 0], [0x41n, 0], [0x42n, 0]]);
+    },
+  );
+}
