@@ -185,3 +185,27 @@ for (const [names, opts] of [
     },
   );
 }
+
+conformance(
+  'uring.setup with IORING_SETUP_IOPOLL: an op without polled completion (FSYNC, POLL_ADD) completes with -EINVAL',
+  { ops: ['uring.setup', 'uring.FSYNC', 'uring.POLL_ADD'], rule: 'SEMANTICS §3.5 (io_init_req item 5: non-iopoll op on an IOPOLL ring)' },
+  async (ctx) => {
+    const flags = needFlags(ctx, 'IOPOLL');
+    const p = new Program();
+    const s = p.main;
+    const pipe = p.buf(8);
+    s.syscall(SYSCALLS.pipe2, [arg.buf(pipe), 0]);
+    const r = p.fd();
+    s.setSlot(r, arg.load32(pipe, 0));
+    const h = setupRing(s, { entries: 4, flags });
+    const sub = submit(s, h, [sqe({ opcode: 'FSYNC', fd: r, user_data: 1 })]);
+    const sub2 = submit(s, h, [sqe({ opcode: 'POLL_ADD', fd: r, poll32_events: 1, user_data: 2 })]);
+    const c = reap(s, h, 2, 4);
+    const v = await ctx.target.run(p);
+    expect([v.ret(sub.enter), v.ret(sub2.enter)], 'each SQE is consumed').to.deep.equal([1, 1]);
+    expect(
+      v.step(c).cqes.map((q) => [q.userData, q.res]).sort((a, b) => Number(a[0]) - Number(b[0])),
+      'both refused at init',
+    ).to.deep.equal([[1n, -errno.EINVAL], [2n, -errno.EINVAL]]);
+  },
+);
