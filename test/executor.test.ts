@@ -3,6 +3,7 @@
  * deadlines, equivalent traces on `local` and `child`, process-level steps.
  */
 import { expect } from 'chai';
+import { aioContextsHere, fdCount } from './leaks';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -90,8 +91,6 @@ function essence(t: Trace) {
   }));
 }
 
-const fdCount = () => fs.readdirSync('/proc/self/fd').length;
-const aioNr = () => Number(fs.readFileSync('/proc/sys/fs/aio-nr', 'utf8'));
 
 for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
   const name = make().name;
@@ -340,19 +339,19 @@ describe('executor: the addon copies a trace into a buffer of the caller', () =>
 });
 
 describe('executor: nothing leaks in-process', () => {
-  it('1,000 programs leave fds and aio-nr where they were', async () => {
+  it('1,000 programs leave fds and AIO contexts where they were', async () => {
     const t = new LocalTarget();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-'));
     try {
       await t.run(uringRoundTrip(path.join(dir, 'warm')).p);
       const fds = fdCount();
-      const nr = aioNr();
+      const nr = aioContextsHere();
       for (let i = 0; i < 500; i++) {
         await t.run(aioRoundTrip(path.join(dir, 'a')).p);
         await t.run(uringRoundTrip(path.join(dir, 'u')).p);
       }
       expect(fdCount(), 'open fds').to.equal(fds);
-      expect(aioNr(), '/proc/sys/fs/aio-nr').to.equal(nr);
+      expect(aioContextsHere(), 'AIO contexts of this process').to.equal(nr);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       await t.close();

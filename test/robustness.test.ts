@@ -4,6 +4,7 @@
  * AIO context leaks.
  */
 import { expect } from 'chai';
+import { aioContextsHere, fdCount } from './leaks';
 import * as fs from 'fs';
 import fc from 'fast-check';
 import { O, SYSCALLS } from '../src/abi';
@@ -16,8 +17,6 @@ import { ChildTarget } from '../src/target/child';
 import { LocalTarget } from '../src/target/local';
 import type { Target } from '../src/target/target';
 
-const fdCount = () => fs.readdirSync('/proc/self/fd').length;
-const aioNr = () => Number(fs.readFileSync('/proc/sys/fs/aio-nr', 'utf8'));
 
 /** Valid seed programs touching every step kind that runs in-process. */
 function seeds(): Buffer[] {
@@ -79,7 +78,7 @@ for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
       const progs = seeds();
       await t.runWire(progs[0], 1000); // warm up: the executor's own first-use allocations
       const fds = fdCount();
-      const nr = aioNr();
+      const nr = aioContextsHere();
       const kinds: Record<string, number> = {};
       for (const input of fc.sample(malformed(progs), { numRuns: 10_000, seed: 42 })) {
         const trace = decodeTrace(await t.runWire(input.bytes, 1000));
@@ -88,7 +87,7 @@ for (const make of [() => new LocalTarget(), () => new ChildTarget()]) {
         expect(trace.message, 'an error trace says why').to.not.equal('');
       }
       expect(fdCount(), 'open fds back to baseline').to.equal(fds);
-      expect(aioNr(), '/proc/sys/fs/aio-nr back to baseline').to.equal(nr);
+      expect(aioContextsHere(), 'AIO contexts of this process back to baseline').to.equal(nr);
       expect(Object.keys(kinds).sort(), 'every kind of damage was tried').to.deep.equal(['flipped', 'random', 'truncated']);
     });
   });
