@@ -6,10 +6,10 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { AT, ENTER, errno, IOSQE, O, STATX, STATX_LAYOUT, SYSCALLS, UringOpName } from '../abi';
+import { AT, errno, IOSQE, O, STATX, STATX_LAYOUT, SYSCALLS, UringOpName } from '../abi';
 import { Arg, arg, ArgLike, Program, Sequence, StepRef } from '../program/builder';
 import type { TraceView } from '../program/trace';
-import { enter, RingHandle, reap, sqe, SqeSpec, submit } from '../program/uring';
+import { RingHandle, reap, sqe, SqeSpec, submit } from '../program/uring';
 
 /** The overflow uid/gid ("nobody"): no file of the fixture belongs to it. */
 export const NOBODY = 65534;
@@ -240,7 +240,7 @@ export interface RoundOptions {
   personality?: ArgLike;
   /** Skip the synchronous twins (a process whose creds the SQEs do not share). */
   noSync?: boolean;
-  /** An SQPOLL ring: wake the SQ thread (IORING_ENTER_SQ_WAKEUP) after queueing, it may be asleep. */
+  /** An SQPOLL ring: submit without waiting in io_uring_enter (the SQ thread, which submit() wakes, does the work). */
   sqpoll?: boolean;
 }
 
@@ -267,7 +267,6 @@ export function credRound(
     if (o.personality !== undefined)
       spec.personality = typeof o.personality === 'object' ? o.personality : BigInt(o.personality);
     const sub = submit(seq, h, [sqe(spec)], o.sqpoll ? 0 : 1);
-    if (o.sqpoll) enter(seq, h, 0, 0, ENTER.SQ_WAKEUP.value);
     const c = reap(seq, h, 1, 4);
     return { op, sync, sub, c, ud: BigInt(base + i) };
   });

@@ -5,14 +5,14 @@
  */
 import * as path from 'path';
 import { expect } from 'chai';
-import { ENTER, errno, IOSQE, KERNEL_TIMESPEC_LAYOUT, O, POLL_EV, SETUP, SIG, SYSCALLS } from '../abi';
+import { errno, IOSQE, KERNEL_TIMESPEC_LAYOUT, O, POLL_EV, SETUP, SIG, SYSCALLS } from '../abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } from '../program/aio';
 import { arg, Buf, Program, Sequence, StepRef } from '../program/builder';
-import { encodeStruct, place, RawStruct } from '../program/struct';
+import { encodeStruct, place } from '../program/struct';
 import { close, pipe2, pread, readSmallFile, scratchFile } from '../program/sys';
 import type { TraceView } from '../program/trace';
-import { enter, reap, RingHandle, setupRing, sqe, submit, Submission } from '../program/uring';
-import type { Capabilities } from '../target/caps';
+import { reap, RingHandle, setupRing, sqe, submit } from '../program/uring';
+import { Capabilities, refusedSetupFlags } from '../target/caps';
 
 /** System-wide count of io_events reserved by io_setup (SEMANTICS §1.5). */
 export const AIO_NR = '/proc/sys/fs/aio-nr';
@@ -42,15 +42,7 @@ export const SUBMITTER_OPS: Record<Submitter, string[]> = {
 /** Why this kernel cannot run the submitter (the probe refused its setup flags), or undefined. */
 export function missingSetup(caps: Capabilities, s: Submitter): string | undefined {
   if (s === 'aio' || s === 'uring') return undefined;
-  return missingFlags(caps, s === 'uring-sqpoll' ? ['SQPOLL'] : ['DEFER_TASKRUN', 'SINGLE_ISSUER']);
-}
-
-/** Why this kernel cannot set up a ring with these IORING_SETUP_* flags (by the probe), or undefined. */
-export function missingFlags(caps: Capabilities, names: string[]): string | undefined {
-  for (const n of names)
-    if (!caps.uring.setupFlags.find((f) => f.name === n)?.accepted)
-      return `probe: io_uring_setup refuses IORING_SETUP_${n} on kernel ${caps.kernel}`;
-  return undefined;
+  return refusedSetupFlags(caps, s === 'uring-sqpoll' ? ['SQPOLL'] : ['DEFER_TASKRUN', 'SINGLE_ISSUER']);
 }
 
 /** Steps that read a decimal sysctl (or any small decimal file); `value(v)` parses it from the trace. */
@@ -77,16 +69,6 @@ export function readThreadCount(seq: Sequence): { threads: (v: TraceView) => num
       return Number(m[1]);
     },
   };
-}
-
-/**
- * submit(), then on an SQPOLL ring an io_uring_enter(SQ_WAKEUP): the executor does not look at
- * IORING_SQ_NEED_WAKEUP, and a fresh SQ thread may already sleep (measured on 6.18: SQEs left unread).
- */
-export function submitAndWake(seq: Sequence, h: RingHandle, sqes: RawStruct[], sqpoll: boolean): Submission {
-  const sub = submit(seq, h, sqes);
-  if (sqpoll) enter(seq, h, 0, 0, ENTER.SQ_WAKEUP.value);
-  return sub;
 }
 
 /** A relative __kernel_timespec of `ms` milliseconds. */
@@ -199,24 +181,18 @@ export function departureProgram(scratch: string, submitter: Submitter, departur
   } else {
     const h: RingHandle = setupRing(c, { flags: RING_FLAGS[submitter], entries: 16 });
     setup = h.setup;
-    const sqpoll = submitter === 'uring-sqpoll';
-    writeSubmit = submitAndWake(
-      c,
-      h,
-      [sqe({ opcode: 'WRITE', fd: file, addr: arg.buf(data), len: WRITTEN, off: 0, user_data: UD.write })],
-      sqpoll,
-    ).enter;
+    writeSubmit = submit(c, h, [sqe({ opcode: 'WRITE', fd: file, addr: arg.buf(data), len: WRITTEN, off: 0, user_data: UD.write })]).enter;
     writeReap = reap(c, h, 1, 1, 5000);
     const rd = (ud: bigint, flags = 0) =>
       sqe({ opcode: 'READ', fd: pipe.r, addr: arg.buf(sink), len: PIPE_BYTES, off: 0, flags, user_data: ud });
-    inflightSubmit = submitAndWake(c, h, [
+    inflightSubmit = submit(c, h, [
       rd(UD.read),
       sqe({ opcode: 'POLL_ADD', fd: pipe.r, poll32_events: POLL_EV.IN.value, user_data: UD.poll }),
       sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(c, 10_000)), len: 1, user_data: UD.timeout }),
       rd(UD.linkHead, IOSQE.IO_LINK.value),
       sqe({ opcode: 'WRITE', fd: file, addr: arg.buf(data), len: WRITTEN, off: WRITTEN, user_data: UD.linkWrite }),
       rd(UD.asyncRead, IOSQE.ASYNC.value),
-    ], sqpoll).enter;
+    ]).enter;
     // time for the SQPOLL thread to take the SQEs and for the io-wq worker to block in the pipe read
     c.sleep(150);
     early = reap(c, h, 0, 16, 0);

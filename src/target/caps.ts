@@ -53,6 +53,15 @@ export interface Capabilities {
   };
 }
 
+/** Why this kernel cannot set up a ring with these IORING_SETUP_* flags (by the probe), or undefined. */
+export function refusedSetupFlags(c: Capabilities, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const f = c.uring.setupFlags.find((x) => x.name === n);
+    if (!f?.accepted) return `probe: io_uring_setup refuses IORING_SETUP_${n} on kernel ${c.kernel}${f?.error ? ` (${f.error})` : ''}`;
+  }
+  return undefined;
+}
+
 /** Is this uring op supported (by name, without the IORING_OP_ prefix)? */
 export function uringSupports(c: Capabilities, name: string): boolean {
   return c.uring.available && c.uring.ops.some((o) => o.name === name && o.supported);

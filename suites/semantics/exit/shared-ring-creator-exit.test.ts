@@ -8,8 +8,8 @@ import { errno, O, SYSCALLS } from '../../../src/abi';
 import { setLedgerMode } from '../../../src/program/aio';
 import { arg, Program } from '../../../src/program/builder';
 import { close, pipe2, pread, scratchFile } from '../../../src/program/sys';
-import { reap, setupRing, sqe } from '../../../src/program/uring';
-import { missingSetup, RING_FLAGS, readThreadCount, submitAndWake, waitStatus } from '../../../src/oracle/exit';
+import { reap, setupRing, sqe, submit } from '../../../src/program/uring';
+import { missingSetup, RING_FLAGS, readThreadCount, waitStatus } from '../../../src/oracle/exit';
 import { conformance } from '../../../src/suite/conformance';
 
 const SEED = 0x5a7e;
@@ -48,7 +48,7 @@ for (const [submitter, title] of [
       const pipe = pipe2(s, O.CLOEXEC.value);
       const sink = p.buf(64);
       const read20 = sqe({ opcode: 'READ', fd: pipe.r, addr: arg.buf(sink), len: 64, off: 0, user_data: 20 });
-      const left = submitAndWake(a, h, [read20], sqpoll);
+      const left = submit(a, h, [read20]);
       a.sleep(50);
       const aPid = p.buf(8);
       a.syscall(SYSCALLS.getpid, [], { store: aPid });
@@ -60,14 +60,13 @@ for (const [submitter, title] of [
       const probeA = b.syscall(SYSCALLS.kill, [arg.load32(aPid, 0), 0]);
       const threads = readThreadCount(b).threads;
       const feed = b.syscall(SYSCALLS.write, [arg.fd(pipe.w), arg.buf(data), 64]);
-      const sub = submitAndWake(
+      const sub = submit(
         b,
         h,
         [
           sqe({ opcode: 'NOP', user_data: 21 }),
           sqe({ opcode: 'WRITE', fd: file, addr: arg.buf(data), len: N, off: 0, user_data: 22 }),
         ],
-        sqpoll,
       );
       const got = reap(b, h, 3, 3, 3000);
       const aSlot = p.pid();

@@ -6,14 +6,15 @@ import { expect } from 'chai';
 import { ENTER, errno, SETUP } from '../../../src/abi';
 import { Program } from '../../../src/program/builder';
 import { enter, reap, setupRing, sqe, submit } from '../../../src/program/uring';
-import { missingFlags, waitStatus } from '../../../src/oracle/exit';
+import { waitStatus } from '../../../src/oracle/exit';
+import { refusedSetupFlags } from '../../../src/target/caps';
 import { conformance } from '../../../src/suite/conformance';
 
 conformance(
   'io_uring SINGLE_ISSUER: a forked child submitting on the parent ring gets -EEXIST from io_uring_enter',
   { ops: ['uring.NOP'], rule: 'SEMANTICS §3.11' },
   async ({ target, caps, skip }) => {
-    const why = missingFlags(caps, ['SINGLE_ISSUER']);
+    const why = refusedSetupFlags(caps, ['SINGLE_ISSUER']);
     if (why) skip(why);
     const p = new Program({ deadlineMs: 10_000 });
     const s = p.main;
