@@ -7,17 +7,17 @@ import { expect } from 'chai';
 import { ENTER, errno, GETEVENTS_ARG_LAYOUT, IO_URING_PARAMS_LAYOUT, KERNEL_TIMESPEC_LAYOUT, REGISTER, SETUP, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
+import { pipe2 } from '../../src/program/sys';
 import { enter, reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { conformance, TestContext } from '../../src/suite/conformance';
+import { refusedSetupFlags } from '../../src/target/caps';
 
 type SetupName = Extract<keyof typeof SETUP, string>;
 
-/** Skip unless the probe saw io_uring_setup accept every one of these flags. */
+/** Skip unless the probe saw io_uring_setup accept every one of these flags; their bits. */
 function needFlags({ caps, skip }: TestContext, ...names: SetupName[]): number {
-  for (const n of names) {
-    const f = caps.uring.setupFlags.find((x) => x.name === n);
-    if (!f?.accepted) skip(`probe: io_uring_setup refuses IORING_SETUP_${n} on kernel ${caps.kernel}${f?.error ? ` (${f.error})` : ''}`);
-  }
+  const why = refusedSetupFlags(caps, names);
+  if (why) skip(why);
   return names.reduce((a, n) => a | SETUP[n].value, 0);
 }
 
@@ -105,12 +105,8 @@ conformance(
   async ({ target }) => {
     const p = new Program();
     const s = p.main;
-    const pipe = p.buf(8);
-    s.syscall(SYSCALLS.pipe2, [arg.buf(pipe), 0]);
-    const r = p.fd();
-    s.setSlot(r, arg.load32(pipe, 0));
-    const w = p.fd();
-    s.setSlot(w, arg.load32(pipe, 4));
+    const { r, w } = pipe2(s);
+    const one = p.buf(1);
     const h = setupRing(s, { entries: 4 });
     // a poll that cannot complete: the wait can only end by its timeout
     submit(s, h, [sqe({ opcode: 'POLL_ADD', fd: r, poll32_events: 1, user_data: 1 })]);
@@ -119,7 +115,7 @@ conformance(
     const ga = p.buf(GETEVENTS_ARG_LAYOUT.size);
     place(s, ga, 0, encodeStruct(GETEVENTS_ARG_LAYOUT, { ts: arg.buf(ts) }));
     const wait = enter(s, h, 0, 1, ENTER.GETEVENTS.value | ENTER.EXT_ARG.value, arg.buf(ga), GETEVENTS_ARG_LAYOUT.size);
-    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(pipe), 1]);
+    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(one), 1]);
     const c = reap(s, h, 1, 2);
     const v = await target.run(p);
     const st = v.step(wait);
@@ -137,15 +133,11 @@ conformance(
     const flags = needFlags(ctx, 'SINGLE_ISSUER', 'DEFER_TASKRUN');
     const p = new Program();
     const s = p.main;
-    const pipe = p.buf(8);
-    s.syscall(SYSCALLS.pipe2, [arg.buf(pipe), 0]);
-    const r = p.fd();
-    s.setSlot(r, arg.load32(pipe, 0));
-    const w = p.fd();
-    s.setSlot(w, arg.load32(pipe, 4));
+    const { r, w } = pipe2(s);
+    const one = p.buf(1);
     const h = setupRing(s, { entries: 4, flags });
     submit(s, h, [sqe({ opcode: 'POLL_ADD', fd: r, poll32_events: 1, user_data: 1 })]);
-    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(pipe), 1]);
+    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(one), 1]);
     s.sleep(20);
     const before = s.uringState(h.ring);
     const c = reap(s, h, 1, 2); // waits with GETEVENTS: the deferred task work runs now
@@ -193,10 +185,7 @@ conformance(
     const flags = needFlags(ctx, 'IOPOLL');
     const p = new Program();
     const s = p.main;
-    const pipe = p.buf(8);
-    s.syscall(SYSCALLS.pipe2, [arg.buf(pipe), 0]);
-    const r = p.fd();
-    s.setSlot(r, arg.load32(pipe, 0));
+    const { r } = pipe2(s);
     const h = setupRing(s, { entries: 4, flags });
     const sub = submit(s, h, [sqe({ opcode: 'FSYNC', fd: r, user_data: 1 })]);
     const sub2 = submit(s, h, [sqe({ opcode: 'POLL_ADD', fd: r, poll32_events: 1, user_data: 2 })]);
