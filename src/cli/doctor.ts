@@ -1,8 +1,8 @@
 /** `kasync doctor`: what is present on this machine and what each missing piece disables. */
 import * as fs from 'fs';
+import { findExecutable } from '../tools';
 import { findBusybox } from '../vm/initramfs';
 import { accelerator } from '../vm/qemu';
-import * as path from 'path';
 import { ADDON, EXEC_BIN } from '../paths';
 
 /** One check. */
@@ -12,19 +12,6 @@ export interface DoctorItem {
   found: string;
   /** What is lost without it. */
   disables: string;
-}
-
-function which(cmd: string): string | undefined {
-  for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(d, cmd);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined;
 }
 
 function readSysctl(p: string): string | undefined {
@@ -50,7 +37,7 @@ function staticBusybox(): DoctorItem {
 /** Run every check. */
 export async function doctor(): Promise<DoctorItem[]> {
   const tool = (name: string, cmd: string, disables: string): DoctorItem => {
-    const p = which(cmd);
+    const p = findExecutable(cmd);
     return { name, ok: !!p, found: p ?? 'not found', disables };
   };
   const file = (name: string, p: string, disables: string): DoctorItem => ({

@@ -8,6 +8,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { UsageError } from '../cli/usage';
+import { findExecutable } from '../tools';
 import { cacheDir, KernelImage } from './types';
 
 /** Options of {@link resolveKernel}. */
@@ -196,18 +197,10 @@ const TOOL_PACKAGE: Record<string, string> = {
   cp: 'coreutils',
 };
 
-/** The tool's path; sbin directories count even when they are not in PATH (depmod lives in /usr/sbin). */
+/** The tool's path, or a one-line error naming the package to install. */
 function findTool(name: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'].filter(Boolean);
-  for (const d of dirs) {
-    const p = path.join(d, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // keep looking
-    }
-  }
+  const found = findExecutable(name);
+  if (found) return found;
   throw new UsageError(
     `${name} not found: install ${TOOL_PACKAGE[name] ?? name} (apt-get install ${TOOL_PACKAGE[name] ?? name})`,
   );

@@ -10,6 +10,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { UsageError } from '../cli/usage';
 import { TargetError } from '../target/target';
+import { findExecutable } from '../tools';
 import { parseReports } from './console';
 import type { KernelImage } from './types';
 import { bootableKernel } from './vmlinux';
@@ -64,7 +65,6 @@ export class VmError extends TargetError {
     readonly consoleTail: string,
   ) {
     super(message);
-    this.name = 'TargetError';
   }
 }
 
@@ -168,13 +168,14 @@ export class Vm {
   async start(): Promise<void> {
     const o = this.opts;
     for (const f of [o.kernel.vmlinuz, o.initramfs]) if (!fs.existsSync(f)) throw new UsageError(`${f} does not exist`);
-    if (!onPath(QEMU_BIN)) throw new UsageError(`${QEMU_BIN} not found: apt-get install qemu-system-x86 (or set KASYNC_QEMU)`);
+    const qemu = findExecutable(QEMU_BIN);
+    if (!qemu) throw new UsageError(`${QEMU_BIN} not found: apt-get install qemu-system-x86 (or set KASYNC_QEMU)`);
     const sock = path.join(o.workDir, 'agent.sock');
     fs.rmSync(sock, { force: true });
     const t0 = Date.now();
     const [cmd, args] = hasPdeathsig()
-      ? ['setpriv', ['--pdeathsig', 'KILL', '--', QEMU_BIN, ...this.args(sock)]]
-      : [QEMU_BIN, this.args(sock)];
+      ? ['setpriv', ['--pdeathsig', 'KILL', '--', qemu, ...this.args(sock)]]
+      : [qemu, this.args(sock)];
     o.log?.(`booting ${o.kernel.spec} (${o.kernel.release}) under ${this.accel === 'kvm' ? 'KVM' : 'TCG (no /dev/kvm: software emulation)'}`);
     const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.proc = proc;
@@ -329,18 +330,6 @@ export class Vm {
     this.logClosed = true;
     fs.closeSync(this.logFd);
   }
-}
-
-function onPath(cmd: string): boolean {
-  const dirs = cmd.includes('/') ? [''] : (process.env.PATH ?? '/usr/bin:/bin').split(':');
-  return dirs.some((d) => {
-    try {
-      fs.accessSync(path.join(d, cmd), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }
 
 function framed(b: Buffer): Buffer {
