@@ -12,7 +12,7 @@ import { FAULTS, FaultKind, isFault } from '../../fuzz/faults';
 import { fuzz, FuzzStatus, FuzzSummary, StopFlag } from '../../fuzz/runner';
 import { ChildTarget } from '../target/child';
 import { LocalTarget } from '../target/local';
-import { Target, TargetError } from '../target/target';
+import type { Target } from '../target/target';
 import { VmTarget } from '../target/vm';
 import { isHostKernel, resolveKernel } from '../vm/kernels';
 import { UsageError } from './usage';
@@ -166,10 +166,6 @@ export function registerFuzz(program: Command): void {
           },
           log: (l) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}kasync: ${l}\n`),
         });
-      } catch (e) {
-        // the target went away for good (a VM that cannot boot, a broken executor): one line, exit 2
-        if (e instanceof TargetError) throw new UsageError(e.message);
-        throw e;
       } finally {
         restore();
       }

@@ -13,6 +13,7 @@ import { decodeTrace } from '../program/trace';
 import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
 import { kernelOptions, TargetOpts, withTarget } from './targets';
+import { TargetError } from '../target/target';
 import { UsageError } from './usage';
 import type { Capabilities } from '../target/caps';
 import { killAllVms } from '../vm/qemu';
@@ -165,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof UsageError || (e instanceof Error && e.name === 'TargetError')) {
+    if (e instanceof UsageError || e instanceof TargetError) {
       process.stderr.write(`kasync: ${e.message}\n`);
       return 2;
     }

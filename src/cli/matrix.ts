@@ -8,10 +8,9 @@ import { Command } from 'commander';
 import { buildMatrix, exitCodeOfMatrix, MatrixColumn, readMatrixColumns, slugOf, writeMatrix } from '../report/matrix';
 import type { TestResult } from '../report/model';
 import { runSuites, suiteNames } from '../suite/runner';
-import { LocalTarget } from '../target/local';
 import type { Target } from '../target/target';
 import { VmTarget } from '../target/vm';
-import { isHostKernel, resolveKernel } from '../vm/kernels';
+import { makeTarget } from './targets';
 import { UsageError } from './usage';
 
 /** `--shard i/n` → { index, count }. */
@@ -36,13 +35,13 @@ async function runKernel(spec: string, o: MatrixOpts, out: string, log: (s: stri
   const logDir = path.join(out, 'logs', slug);
   let target: Target;
   try {
-    if (isHostKernel(spec)) target = new LocalTarget();
-    else target = new VmTarget({ kernel: await resolveKernel(spec, { log }), logDir, log: (l) => log(`${spec}: ${l}`) });
+    target = await makeTarget({ target: 'local', kernel: spec, logDir }, (l) => log(`${spec}: ${l}`));
   } catch (e) {
     if (e instanceof UsageError) throw e;
     return { kernel: spec, error: `target: ${(e as Error).message.split('\n')[0]}` };
   }
   const rel = (f: string) => path.relative(out, f);
+  const consoles = () => (target instanceof VmTarget ? target.consoleLogs.filter((f) => fs.existsSync(f)) : []);
   try {
     const run = await runSuites({
       target,
@@ -59,11 +58,11 @@ async function runKernel(spec: string, o: MatrixOpts, out: string, log: (s: stri
       fs.writeFileSync(f, [t.title, t.rule ? `rule: ${t.rule}` : '', t.kernelReport ? `kernel report: ${t.kernelReport}` : '', '', t.detail ?? t.reason ?? ''].join('\n'));
       logs[t.id] = rel(f);
     }
-    const consoles = target instanceof VmTarget ? target.consoleLogs.filter((f) => fs.existsSync(f)) : [];
-    return { kernel: spec, release: run.kernel, run, logs, consoleLog: consoles.length ? rel(consoles[0]) : undefined };
+    const logsNow = consoles();
+    return { kernel: spec, release: run.kernel, run, logs, consoleLog: logsNow.length ? rel(logsNow[0]) : undefined };
   } catch (e) {
-    const consoles = target instanceof VmTarget ? target.consoleLogs.filter((f) => fs.existsSync(f)) : [];
-    return { kernel: spec, error: `target: ${(e as Error).message.split('\n')[0]}`, consoleLog: consoles.length ? rel(consoles[consoles.length - 1]) : undefined };
+    const logsNow = consoles();
+    return { kernel: spec, error: `target: ${(e as Error).message.split('\n')[0]}`, consoleLog: logsNow.length ? rel(logsNow[logsNow.length - 1]) : undefined };
   } finally {
     await target.close();
   }

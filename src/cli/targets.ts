@@ -23,12 +23,16 @@ export interface TargetOpts {
 
 const SCRATCH_FS = ['tmpfs', 'ext4', 'xfs', 'btrfs'] as const;
 
-/** The target the options ask for. */
-export async function makeTarget(o: TargetOpts): Promise<Target> {
+/**
+ * The target the options ask for. `log` takes the progress lines of a kernel's fetch and of its VM
+ * (default: fetch lines as they are, VM lines after "kasync: ", on stderr).
+ */
+export async function makeTarget(o: TargetOpts, log?: (line: string) => void): Promise<Target> {
   if (o.kernel && !isHostKernel(o.kernel)) {
     if (o.fs && !(SCRATCH_FS as readonly string[]).includes(o.fs)) throw new UsageError(`unknown --fs '${o.fs}' (${SCRATCH_FS.join(', ')})`);
-    const kernel = await resolveKernel(o.kernel, { modules: o.modules, log: (l) => process.stderr.write(l + '\n') });
-    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, append: o.append, log: (l) => process.stderr.write(`kasync: ${l}\n`) });
+    const kernel = await resolveKernel(o.kernel, { modules: o.modules, log: log ?? ((l) => process.stderr.write(l + '\n')) });
+    const vmLog = log ?? ((l: string) => process.stderr.write(`kasync: ${l}\n`));
+    return new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, append: o.append, log: vmLog });
   }
   if (o.modules) throw new UsageError('--modules goes with --kernel PATH');
   if (o.append) throw new UsageError('--append goes with --kernel');
