@@ -8,7 +8,7 @@ import { ACCEPT, CQE_F, IOSQE, POLL, RECVSEND, SQE_LAYOUT, TIMEOUT, URING_OP, Ur
 import { aioSubmitsOf, ledgerModeOf } from '../program/aio';
 import type { Program } from '../program/builder';
 import { decodeProgram } from '../program/decode';
-import type { RawStruct } from '../program/struct';
+import { fixedU64 } from '../program/struct';
 import { uringSubmitsOf } from '../program/uring';
 import { Op } from '../program/wire';
 import type { TraceView } from '../program/trace';
@@ -67,11 +67,6 @@ function isMultishot(b: Buffer): boolean {
   return op === OP('READ_MULTISHOT');
 }
 
-/** A field's u64 from the SQE bytes, or undefined when a relocation sets it at run time. */
-function u64Field(sqe: RawStruct, off: number): bigint | undefined {
-  return sqe.relocs.some((r) => r.off < off + 8 && r.off + r.width > off) ? undefined : sqe.bytes.readBigUInt64LE(off);
-}
-
 /**
  * The io_uring side (SEMANTICS §3.13): every SQE io_uring_enter consumed ends in exactly one CQE
  * without IORING_CQE_F_MORE (multishot requests and CQE_SKIP_SUCCESS ones at most one), and no CQE
@@ -93,13 +88,13 @@ export function uringLedgerProblems(p: Program, v: TraceView): string[] {
       const queued = Math.max(0, Number(q.ret));
       const consumed = Math.min(queued, Math.max(0, Number(e?.ret ?? 0)));
       s.sqes.slice(0, queued).forEach((sqe, i) => {
-        const ud = u64Field(sqe, SQE_F.user_data.offset);
+        const ud = fixedU64(sqe, SQE_F.user_data.offset);
         if (ud === undefined) return void (knowsAll = false);
         const skip = (sqe.bytes[SQE_F.flags.offset] & IOSQE.CQE_SKIP_SUCCESS.value) !== 0;
         // SQEs left in the SQ by a short enter may be consumed by a later one: at most once
         add(i < consumed && !skip && !isMultishot(sqe.bytes) ? strict : loose, ud);
         if (sqe.bytes[SQE_F.opcode.offset] === OP('MSG_RING')) {
-          const target = u64Field(sqe, SQE_F.off.offset);
+          const target = fixedU64(sqe, SQE_F.off.offset);
           if (target === undefined) knowsAll = false;
           else add(loose, target);
         }

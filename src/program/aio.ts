@@ -4,7 +4,7 @@
  */
 import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
 import { Arg, arg, ArgLike, Buf, Ctx, Fd, Program, Sequence, StepRef } from './builder';
-import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct, setField, zeroed } from './struct';
+import { encodeStruct, fdField, FieldValue, fixedU64, place, placeAll, RawStruct, setField, zeroed } from './struct';
 
 /**
  * io_setup(nr, &ctx) into a fresh context slot. A failed io_setup ends the sequence: the steps after it
@@ -105,11 +105,7 @@ export function aioSubmit(
   for (let i = 0; i < iocbs.length; i++) seq.patch(ptrs, 8 * i, 8, arg.buf(ib, 64 * i));
   const c = typeof ctx === 'object' && 'kind' in ctx && ctx.kind === 'ctx' ? arg.ctx(ctx as Ctx) : (ctx as ArgLike);
   const submit = seq.syscall(SYSCALLS.io_submit, [c, nr, arg.buf(ptrs)], { store: opts.store });
-  const data = iocbs.map((i) =>
-    i.relocs.some((r) => r.off < AIO_DATA.offset + 8 && r.off + r.width > AIO_DATA.offset)
-      ? undefined
-      : i.bytes.readBigUInt64LE(AIO_DATA.offset),
-  );
+  const data = iocbs.map((i) => fixedU64(i, AIO_DATA.offset));
   SUBMITS.set(p, [...aioSubmitsOf(p), { submit, data }]);
   return { submit, iocbs: ib };
 }

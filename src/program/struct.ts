@@ -68,6 +68,11 @@ export function setField<F extends string>(l: Layout<F>, s: RawStruct, name: F, 
   else throw new Error(`${l.id}.${name}: ${f.size}-byte field is not a scalar`);
 }
 
+/** The u64 at `off` as built, or undefined when a relocation sets any of its bytes at run time. */
+export function fixedU64(s: RawStruct, off: number): bigint | undefined {
+  return s.relocs.some((r) => r.off < off + 8 && r.off + r.width > off) ? undefined : s.bytes.readBigUInt64LE(off);
+}
+
 /** Write a raw structure into a program buffer at `off`: literal bytes, then its relocations. */
 export function place(seq: Sequence, b: Buf, off: number, s: RawStruct): void {
   seq.bytes(b, off, s.bytes);
