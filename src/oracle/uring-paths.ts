@@ -94,6 +94,36 @@ export interface PathCase {
   async(p: Program, side: PathSide): Omit<SqeSpec, 'user_data'>;
 }
 
+/**
+ * A case of an op on two paths under the twin's directory — `nr(dirfd, from, dirfd, to, flags)` on one
+ * side, the SQE with the same arguments on the other (renameat2/RENAMEAT, linkat/LINKAT). `dirfd`
+ * replaces the directory on both sides (EBADF cases).
+ */
+export function twoPathCase(
+  nr: number,
+  opcode: 'RENAMEAT' | 'LINKAT',
+  flagsField: 'rename_flags' | 'hardlink_flags',
+  what: string,
+  from: string,
+  to: string,
+  flags = 0,
+  dirfd?: number,
+): PathCase {
+  return {
+    what,
+    sync: (s, x) =>
+      s.syscall(nr, [dirfd ?? arg.fd(x.dirfd), str(s.program, from), dirfd ?? arg.fd(x.dirfd), str(s.program, to), flags]),
+    async: (p, x) => ({
+      opcode,
+      fd: dirfd ?? x.dirfd,
+      addr: str(p, from),
+      len: dirfd ?? arg.fd(x.dirfd),
+      addr2: str(p, to),
+      [flagsField]: flags,
+    }),
+  };
+}
+
 /** A path differential's outcome. */
 export interface PathTwin {
   /** Per case, in order: the syscall's result and the CQE's. */

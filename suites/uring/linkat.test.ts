@@ -2,31 +2,12 @@
 import { expect } from 'chai';
 import { arg } from '../../src/program/builder';
 import { AT, errno, SYSCALLS } from '../../src/abi';
-import { expectPathTwin, PathCase, pathTwin, str } from '../../src/oracle/uring-paths';
+import { expectPathTwin, PathCase, pathTwin, str, twoPathCase } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 
 /** linkat(dir, from, dir, to, flags) on one side, LINKAT with the same arguments on the other. */
-function link(what: string, from: string, to: string, flags = 0, dirfd?: number): PathCase {
-  return {
-    what,
-    sync: (s, x) =>
-      s.syscall(SYSCALLS.linkat, [
-        dirfd ?? arg.fd(x.dirfd),
-        str(s.program, from),
-        dirfd ?? arg.fd(x.dirfd),
-        str(s.program, to),
-        flags,
-      ]),
-    async: (p, x) => ({
-      opcode: 'LINKAT',
-      fd: dirfd ?? x.dirfd,
-      addr: str(p, from),
-      len: dirfd ?? arg.fd(x.dirfd),
-      addr2: str(p, to),
-      hardlink_flags: flags,
-    }),
-  };
-}
+const link = (what: string, from: string, to: string, flags = 0, dirfd?: number): PathCase =>
+  twoPathCase(SYSCALLS.linkat, 'LINKAT', 'hardlink_flags', what, from, to, flags, dirfd);
 
 conformance(
   'uring.LINKAT makes hard links like linkat(2), errors included',

@@ -2,34 +2,15 @@
 import { expect } from 'chai';
 import { arg } from '../../src/program/builder';
 import { errno, RENAME, SYSCALLS } from '../../src/abi';
-import { expectPathTwin, PathCase, pathTwin, str } from '../../src/oracle/uring-paths';
+import { expectPathTwin, PathCase, pathTwin, str, twoPathCase } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 
 /** A rename flag no kernel defines (above RENAME_WHITEOUT). */
 const UNDEFINED_RENAME_FLAG = 1 << 7;
 
 /** renameat2(dir, from, dir, to, flags) on one side, RENAMEAT with the same arguments on the other. */
-function rename(what: string, from: string, to: string, flags = 0, dirfd?: number): PathCase {
-  return {
-    what,
-    sync: (s, x) =>
-      s.syscall(SYSCALLS.renameat2, [
-        dirfd ?? arg.fd(x.dirfd),
-        str(s.program, from),
-        dirfd ?? arg.fd(x.dirfd),
-        str(s.program, to),
-        flags,
-      ]),
-    async: (p, x) => ({
-      opcode: 'RENAMEAT',
-      fd: dirfd ?? x.dirfd,
-      addr: str(p, from),
-      len: dirfd ?? arg.fd(x.dirfd),
-      addr2: str(p, to),
-      rename_flags: flags,
-    }),
-  };
-}
+const rename = (what: string, from: string, to: string, flags = 0, dirfd?: number): PathCase =>
+  twoPathCase(SYSCALLS.renameat2, 'RENAMEAT', 'rename_flags', what, from, to, flags, dirfd);
 
 conformance(
   'uring.RENAMEAT renames like renameat2(2), flags and errors included',
