@@ -3,7 +3,7 @@
  * refetch of damaged entries, concurrent fetches, and `kasync kernels list --json`.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn, spawnSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

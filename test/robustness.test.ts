@@ -5,7 +5,6 @@
  */
 import { expect } from 'chai';
 import { aioContextsHere, fdCount } from './leaks';
-import * as fs from 'fs';
 import fc from 'fast-check';
 import { O, SYSCALLS } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';

@@ -8,7 +8,7 @@ import { errno, FIXED_FD, IOSQE, REGISTER, RSRC_UPDATE_LAYOUT, SYSCALLS } from '
 import { arg, Buf, Fd, Program, Sequence, StepRef } from '../../src/program/builder';
 import { patternBytes } from '../../src/program/pattern';
 import { encodeStruct, place } from '../../src/program/struct';
-import { pread, pwrite, scratchFile } from '../../src/program/sys';
+import { pwrite, scratchFile } from '../../src/program/sys';
 import type { TraceView } from '../../src/program/trace';
 import { fdArray, registerFiles, requireSetup, UringRunner } from '../../src/oracle/uring-files';
 import { conformance } from '../../src/suite/conformance';
