@@ -9,7 +9,7 @@
 export type LogEntry =
   | { seq: number; kind: 'write'; offset: number; data: Buffer; fua: boolean }
   | { seq: number; kind: 'zero'; offset: number; length: number; fua: boolean }
-  | { seq: number; kind: 'trim'; offset: number; length: number }
+  | { seq: number; kind: 'trim'; offset: number; length: number; fua?: boolean }
   | { seq: number; kind: 'flush' }
   | { seq: number; kind: 'mark'; mark: Mark };
 

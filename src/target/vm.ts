@@ -12,7 +12,7 @@ import type { TraceView } from '../program/trace';
 import { attributeReports, classifyHang, KernelReport } from '../vm/console';
 import { buildInitramfs } from '../vm/initramfs';
 import { BASE_MODULES, FS_MODULES, resolveModules } from '../vm/modules';
-import { makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
+import { DiskSource, makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
 import type { KernelImage } from '../vm/types';
 import { cachedProbe } from './host';
 import { LocalTarget } from './local';
@@ -33,6 +33,13 @@ export interface VmTargetOptions {
   log?: (line: string) => void;
   /** Skip measuring the slowdown (tests that only need the VM). */
   slowdown?: number;
+  /**
+   * /dev/vda instead of a fresh mkfs'ed image: a raw file or an NBD export (src/crash/nbd.ts), mounted
+   * as the scratch filesystem `fs` (with fs tmpfs it is attached but not mounted). Reused by reboots.
+   */
+  disk?: DiskSource;
+  /** More disks after /dev/vda (not mounted): a checker VM's crash states. */
+  extraDisks?: DiskSource[];
 }
 
 /** Time a program gets past its deadline, on the host, before the VM counts as hung (scaled). */
@@ -99,8 +106,8 @@ export class VmTarget implements Target {
       const plan = k.modulesDir ? await resolveModules(k.modulesDir, [...BASE_MODULES, ...FS_MODULES[fsType]]) : { load: [] };
       this.initramfs = buildInitramfs({ modules: plan.load });
     }
-    let disk: string | undefined;
-    if (fsType !== 'tmpfs') {
+    let disk: DiskSource | undefined = this.opts.disk;
+    if (!disk && fsType !== 'tmpfs') {
       disk = path.join(this.workDir, `scratch.${fsType}.img`);
       makeDiskImage(disk, fsType);
     }
@@ -114,6 +121,7 @@ export class VmTarget implements Target {
       consoleLog,
       fs: fsType,
       disk,
+      extraDisks: this.opts.extraDisks,
       memoryMb: this.opts.memoryMb,
       append: this.opts.append,
       pvh: this.opts.pvh,
@@ -266,6 +274,19 @@ export class VmTarget implements Target {
     const vm = this.vm;
     this.vm = undefined;
     await vm?.stop();
+  }
+
+  /**
+   * SIGKILL the running VM, if any, and reap it: a power cut, with no guest sync and no shutdown
+   * (the crash recorder's crash point). The next program boots a fresh VM.
+   */
+  async kill(): Promise<void> {
+    await this.booting?.catch(() => undefined);
+    const vm = this.vm;
+    this.vm = undefined;
+    if (!vm) return;
+    vm.kill();
+    await vm.reaped();
   }
 
   /** The release the VM booted (after the first boot). */

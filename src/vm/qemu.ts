@@ -31,6 +31,20 @@ export function accelerator(): 'kvm' | 'tcg' {
 /** The filesystem the guest's scratch directory lives on. */
 export type ScratchFs = 'tmpfs' | 'ext4' | 'xfs' | 'btrfs';
 
+/**
+ * A disk qemu attaches: a raw image file, or an export of an NBD server on a Unix socket
+ * (src/crash/nbd.ts). Either way with cache=writeback: writethrough/directsync would make every
+ * write FUA and hide missing flushes (research/nbd_experiment.md §3.3).
+ */
+export type DiskSource = string | { nbdSocket: string; exportName?: string };
+
+/** The -drive argument for `src` as drive `id`. */
+export function driveArg(src: DiskSource, id: string): string {
+  if (typeof src === 'string') return `file=${src.replace(/,/g, ',,')},format=raw,if=none,id=${id},cache=writeback`;
+  const sock = src.nbdSocket.replace(/[^A-Za-z0-9/._-]/g, (c) => encodeURIComponent(c));
+  return `file=nbd+unix:///${src.exportName ?? ''}?socket=${sock},format=raw,if=none,id=${id},cache=writeback`;
+}
+
 /** How to boot. */
 export interface VmOptions {
   kernel: KernelImage;
@@ -40,8 +54,10 @@ export interface VmOptions {
   /** Where the console goes (default workDir/console.log); appended to. */
   consoleLog?: string;
   fs?: ScratchFs;
-  /** A raw disk image attached as /dev/vda (the scratch filesystem when fs is not tmpfs). */
-  disk?: string;
+  /** A raw disk image or NBD export attached as /dev/vda (the scratch filesystem when fs is not tmpfs). */
+  disk?: DiskSource;
+  /** More disks, attached after `disk` (/dev/vdb, … when `disk` is given; from /dev/vda otherwise). */
+  extraDisks?: DiskSource[];
   memoryMb?: number;
   cpus?: number;
   /** Extra kernel command-line words. */
@@ -160,7 +176,9 @@ export class Vm {
       '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
       '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=agent,name=kasync.agent',
     ];
-    if (o.disk) a.push('-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=writeback`, '-device', 'virtio-blk-pci,drive=d0');
+    [...(o.disk ? [o.disk] : []), ...(o.extraDisks ?? [])].forEach((d, i) =>
+      a.push('-drive', driveArg(d, `d${i}`), '-device', `virtio-blk-pci,drive=d${i}`),
+    );
     return a;
   }
 
