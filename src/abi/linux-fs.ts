@@ -106,6 +106,13 @@ export const RENAME = bits('RENAME_', LINUX_FS_H, {
   WHITEOUT: 1 << 2,
 });
 
+/** `sync_file_range` flags (`SYNC_FILE_RANGE_*`); the same bits go in io_uring's `sync_range_flags`. */
+export const SYNC_FILE_RANGE = bits('SYNC_FILE_RANGE_', LINUX_FS_H, {
+  WAIT_BEFORE: 1,
+  WRITE: 2,
+  WAIT_AFTER: 4,
+});
+
 /** `fallocate` modes (`FALLOC_FL_*`). */
 export const FALLOC_FL = bits('FALLOC_FL_', LINUX_FALLOC_H, {
   KEEP_SIZE: 0x01,
@@ -158,6 +165,9 @@ export const MADV = enumeration('MADV_', LINUX_MMAN_H, {
   GUARD_INSTALL: [102, '6.13'],
   GUARD_REMOVE: [103, '6.13'],
 });
+
+/** The `mmap` protections and sharing flags tests pass (`PROT_*`, `MAP_*`). */
+export const MMAP = constants('', LINUX_MMAN_H, { PROT_READ: 1, PROT_WRITE: 2, MAP_SHARED: 1 }, 'MMAP');
 
 /** `splice`/`tee` flags (`SPLICE_F_*`); no UAPI header exports them, glibc does. */
 export const SPLICE_F = bits('SPLICE_F_', FCNTL_H, {

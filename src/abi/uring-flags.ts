@@ -40,7 +40,7 @@ export const SETUP = bits('IORING_SETUP_', IO_URING_H, {
   NO_MMAP: [1 << 14, '6.5'],
   REGISTERED_FD_ONLY: [1 << 15, '6.5'],
   NO_SQARRAY: [1 << 16, '6.6'],
-  HYBRID_IOPOLL: [1 << 17, '6.13', U],
+  HYBRID_IOPOLL: [1 << 17, '6.13', { note: 'commit 01ee194d1aba, v6.13-rc1' }],
   CQE_MIXED: [1 << 18, '6.18'],
   SQE_MIXED: [1 << 19, '6.19', U],
   SQ_REWIND: [1 << 20, '7.0', U],
@@ -297,4 +297,5 @@ export const URING_CONST = constants('IORING_', IO_URING_H, {
   MAX_CQ_ENTRIES: [65536, '5.5', { internal: true, note: '2 * IORING_MAX_ENTRIES' }],
   PROBE_MAX_OPS: [256, '5.6', { internal: true, note: 'nr_args above this is -EINVAL (SEMANTICS §3.6)' }],
   PERSONALITY_MAX: [65535, '5.6', { internal: true, note: 'personality ids are 1..65535 (SEMANTICS §3.8)' }],
+  RINGFD_REG_MAX: [16, '5.18', { internal: true, cName: 'IO_RINGFD_REG_MAX', note: 'registered ring fds per task (man io_uring_register(2))' }],
 }, 'IORING_CONST');

@@ -2,8 +2,8 @@
  * io_uring steps for programs: ring setup, raw SQEs (every field settable, any value), submit and
  * reap. Only bytes and relocations: the kernel's reading of them is what tests judge.
  */
-import { ENTER, IO_URING_PARAMS_LAYOUT, SETUP, SQE_LAYOUT, SYSCALLS, URING_OP, UringOpName } from '../abi';
-import { arg, ArgLike, Buf, Fd, Program, Ring, Sequence, StepRef } from './builder';
+import { ENTER, IO_URING_PARAMS_LAYOUT, REGISTER, REGISTER_FLAG, RSRC_UPDATE_LAYOUT, SETUP, SQE_LAYOUT, SYSCALLS, URING_OP, UringOpName } from '../abi';
+import { Arg, arg, ArgLike, Buf, Fd, Program, Ring, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, placeAll, RawStruct, setField, zeroed } from './struct';
 
 /** Ring creation options (io_uring_params fields). */
@@ -14,8 +14,12 @@ export interface RingOptions {
   cqEntries?: number;
   sqThreadIdle?: number;
   sqThreadCpu?: number;
-  /** A ring whose io-wq to share (IORING_SETUP_ATTACH_WQ). */
-  wq?: Ring;
+  /** A ring whose io-wq to share (IORING_SETUP_ATTACH_WQ), or a raw `wq_fd` value. */
+  wq?: Ring | ArgLike;
+  /** IORING_SETUP_NO_MMAP: the memory for the SQEs (`sq_off.user_addr`), e.g. `arg.buf(p.buf(4096, 4096))`. */
+  sqMem?: ArgLike;
+  /** IORING_SETUP_NO_MMAP: the memory for the SQ and CQ rings (`cq_off.user_addr`). */
+  cqMem?: ArgLike;
 }
 
 /** A ring in a program. */
@@ -45,7 +49,9 @@ export function setupRing(seq: Sequence, opts: RingOptions = {}): RingHandle {
       cq_entries: opts.cqEntries ?? 0,
       sq_thread_idle: opts.sqThreadIdle ?? 0,
       sq_thread_cpu: opts.sqThreadCpu ?? 0,
-      wq_fd: opts.wq ? arg.ring(opts.wq) : 0,
+      wq_fd: isRing(opts.wq) ? arg.ring(opts.wq) : (opts.wq ?? 0),
+      'sq_off.user_addr': opts.sqMem ?? 0,
+      'cq_off.user_addr': opts.cqMem ?? 0,
     }),
   );
   const ring = p.ring();
@@ -53,6 +59,8 @@ export function setupRing(seq: Sequence, opts: RingOptions = {}): RingHandle {
   const paramsDump = seq.dump(params);
   return { ring, params, setup, paramsDump, sqeSize: flags & SETUP.SQE128.value ? 128 : 64, flags };
 }
+
+const isRing = (v: unknown): v is Ring => typeof v === 'object' && v !== null && (v as Ring).kind === 'ring';
 
 /** SQE fields, by their names in struct io_uring_sqe; `opcode` may be a name. */
 export type SqeSpec = Omit<Partial<Record<keyof typeof SQE_LAYOUT.fields, FieldValue>>, 'opcode' | 'fd'> & {
@@ -94,15 +102,25 @@ export interface Submission {
   sqes: Buf;
 }
 
-/** Write SQEs to a buffer, queue them and call io_uring_enter (waiting for `wait` completions if > 0). */
-export function submit(seq: Sequence, h: RingHandle, sqes: RawStruct[], wait = 0): Submission {
+/**
+ * Write SQEs to a buffer, queue them and call io_uring_enter (waiting for `wait` completions if > 0).
+ * `via`: enter through this registered ring index (IORING_REGISTER_RING_FDS) instead of the ring fd.
+ */
+export function submit(seq: Sequence, h: RingHandle, sqes: RawStruct[], wait = 0, via?: ArgLike): Submission {
   const b = seq.program.buf(Math.max(1, sqes.length) * h.sqeSize);
   placeAll(seq, b, 0, sqes);
   const queue = seq.uringQueue(h.ring, b, 0, sqes.length);
   // an SQPOLL thread may already sleep (IORING_SQ_NEED_WAKEUP): always wake it, or the SQEs just sit
   // in the SQ (seen on 6.18; docs/KERNEL-NOTES.md)
   const wake = h.flags & SETUP.SQPOLL.value ? ENTER.SQ_WAKEUP.value : 0;
-  const sub = { queue, enter: enter(seq, h, sqes.length, wait, (wait > 0 ? ENTER.GETEVENTS.value : 0) | wake), sqes: b };
+  // a REGISTERED_FD_ONLY ring has no fd: its slot holds the registered index
+  const registered = via !== undefined || h.flags & SETUP.REGISTERED_FD_ONLY.value ? ENTER.REGISTERED_RING.value : 0;
+  const flags = (wait > 0 ? ENTER.GETEVENTS.value : 0) | wake | registered;
+  const e =
+    via === undefined
+      ? enter(seq, h, sqes.length, wait, flags)
+      : seq.syscall(SYSCALLS.io_uring_enter, [via, sqes.length, wait, flags, 0, 0]);
+  const sub = { queue, enter: e, sqes: b };
   recordUringSubmit(seq.program, { queue, enter: sub.enter, sqes });
   return sub;
 }
@@ -130,4 +148,35 @@ export function uringSubmitsOf(p: Program): readonly UringSubmitRecord[] {
 /** Take CQEs: at least `min` within `waitMs`, at most `max`. */
 export function reap(seq: Sequence, h: RingHandle, min: number, max = Math.max(min, 1), waitMs = 5000): StepRef {
   return seq.uringReap(h.ring, min, max, waitMs);
+}
+
+/** IORING_REGISTER_RING_FDS / UNREGISTER_RING_FDS with one `struct io_uring_rsrc_update`. */
+export interface RingFdRegistration {
+  /** io_uring_register's result: how many were (un)registered, or -errno. */
+  step: StepRef;
+  /** The io_uring_rsrc_update the kernel read (and, registering at offset -1, wrote the index into). */
+  upd: Buf;
+  /** The `offset` field after the call: the registered index to enter through. */
+  index: Arg;
+}
+
+/**
+ * Register `ringFd` (default: this ring's fd) as a registered ring at `offset` (-1: the kernel picks one
+ * and writes it back), or with `unregister` drop registered index `offset`. Man io_uring_register(2).
+ */
+export function ringFds(
+  seq: Sequence,
+  h: RingHandle,
+  offset: ArgLike,
+  opts: { unregister?: boolean; ringFd?: ArgLike } = {},
+): RingFdRegistration {
+  const upd = seq.program.buf(RSRC_UPDATE_LAYOUT.size);
+  const f = RSRC_UPDATE_LAYOUT.fields;
+  seq.patch(upd, f.offset.offset, 4, typeof offset === 'number' ? offset >>> 0 : offset);
+  if (!opts.unregister) seq.patch(upd, f.data.offset, 8, opts.ringFd ?? arg.ring(h.ring));
+  const op = opts.unregister ? REGISTER.UNREGISTER_RING_FDS : REGISTER.RING_FDS;
+  // a REGISTERED_FD_ONLY ring has no fd to name: register through its registered index
+  const use = h.flags & SETUP.REGISTERED_FD_ONLY.value ? REGISTER_FLAG.USE_REGISTERED_RING.value : 0;
+  const step = seq.syscall(SYSCALLS.io_uring_register, [arg.ring(h.ring), (op.value | use) >>> 0, arg.buf(upd), 1]);
+  return { step, upd, index: arg.load32(upd, f.offset.offset) };
 }

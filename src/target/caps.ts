@@ -1,4 +1,5 @@
 /** What `probe()` finds out about the kernel behind a target. */
+import { AbiEntry, releasedBy, SETUP } from '../abi';
 
 /** One opcode and whether this kernel supports it. */
 export interface OpSupport {
@@ -53,11 +54,20 @@ export interface Capabilities {
   };
 }
 
-/** Why this kernel cannot set up a ring with these IORING_SETUP_* flags (by the probe), or undefined. */
+/**
+ * Why this kernel cannot set up a ring with these IORING_SETUP_* flags (by the probe), or undefined.
+ * A refusal is a reason to skip only on a kernel older than the flag's mainline release: where mainline
+ * already had the flag (its `since` verified), the probe's refusal is itself the failure, and this throws.
+ */
 export function refusedSetupFlags(c: Capabilities, names: readonly string[]): string | undefined {
   for (const n of names) {
     const f = c.uring.setupFlags.find((x) => x.name === n);
-    if (!f?.accepted) return `probe: io_uring_setup refuses IORING_SETUP_${n} on kernel ${c.kernel}${f?.error ? ` (${f.error})` : ''}`;
+    if (f?.accepted) continue;
+    const why = `probe: io_uring_setup refuses IORING_SETUP_${n} on kernel ${c.kernel}${f?.error ? ` (${f.error})` : ''}`;
+    const e = (SETUP as Record<string, AbiEntry | undefined>)[n];
+    if (c.uring.available && f && e?.since && !e.unverified && releasedBy(e.since, c.kernel))
+      throw new Error(`${why}, though mainline has had it since ${e.since}`);
+    return why;
   }
   return undefined;
 }

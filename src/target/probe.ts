@@ -36,8 +36,9 @@ const errName = (ret: bigint): string => errnoName(-Number(ret)) ?? `errno ${-re
 /** Probe a target. */
 export async function probeTarget(t: Target): Promise<Capabilities> {
   const base = baseProgram.build();
-  const caps = baseProgram.read(await t.run(base.p), base.refs);
-  const uring = uringProgram.build();
+  const bv = await t.run(base.p);
+  const caps = baseProgram.read(bv, base.refs);
+  const uring = uringProgram.build(baseProgram.allowedCpu(bv, base.refs));
   caps.uring = uringProgram.read(await t.run(uring.p), uring.refs, caps.sysctl.io_uring_disabled);
   const scratch = await t.makeScratch();
   try {
@@ -53,6 +54,7 @@ interface BaseRefs {
   uname: StepRef;
   euid: StepRef;
   sysctl: Record<keyof typeof SYSCTLS, { read: StepRef; dump: StepRef }>;
+  status: { read: StepRef; dump: StepRef };
 }
 
 // Each probe program is built with the steps to read back, and read with those same steps: no state
@@ -66,7 +68,14 @@ const baseProgram = {
     const euid = p.main.syscall(SYSCALLS.geteuid, []);
     const sysctl = {} as BaseRefs['sysctl'];
     for (const [k, path] of Object.entries(SYSCTLS) as [keyof typeof SYSCTLS, string][]) sysctl[k] = readSmallFile(p.main, path, 64);
-    return { p, refs: { uname, euid, sysctl } };
+    const status = readSmallFile(p.main, '/proc/self/status', 4096);
+    return { p, refs: { uname, euid, sysctl, status } };
+  },
+  /** The first CPU in the executor's Cpus_allowed_list (0 if unreadable): SQ_AFF's trial must name one it may use. */
+  allowedCpu(v: TraceView, r: BaseRefs): number {
+    const read = v.step(r.status.read);
+    const text = read.ret > 0n ? v.step(r.status.dump).dump!.toString('utf8', 0, Number(read.ret)) : '';
+    return Number(/^Cpus_allowed_list:\s*(\d+)/m.exec(text)?.[1] ?? 0);
   },
   read(v: TraceView, r: BaseRefs): Capabilities {
     const num = (k: keyof typeof SYSCTLS): number | null => {
@@ -96,7 +105,7 @@ interface UringRefs {
 }
 
 const uringProgram = {
-  build(): { p: Program; refs: UringRefs } {
+  build(sqCpu: number): { p: Program; refs: UringRefs } {
     const p = new Program({ deadlineMs: 10_000 });
     const h = setupRing(p.main, { entries: 4 });
     const probeBuf = p.buf(PROBE_LAYOUT.size + PROBE_SLOTS * PROBE_OP_LAYOUT.size);
@@ -111,6 +120,7 @@ const uringProgram = {
       const params = p.buf(IO_URING_PARAMS_LAYOUT.size);
       const fields: Parameters<typeof encodeStruct<keyof typeof IO_URING_PARAMS_LAYOUT.fields>>[1] = { flags: bits >>> 0 };
       if (name === 'CQSIZE') fields.cq_entries = 8;
+      if (name === 'SQ_AFF') fields.sq_thread_cpu = sqCpu;
       if (name === 'ATTACH_WQ') fields.wq_fd = arg.ring(h.ring);
       if (bits & SETUP.NO_MMAP.value) {
         // the kernel maps rings the caller provides: give it page-aligned memory
