@@ -332,6 +332,13 @@ describe('toSpecSummary', () => {
     expect(text).to.include('bad \\u001b[2J');
   });
 
+  it("lists the notes tests reported (a race test's count and time) before the summary line; JSON keeps them", () => {
+    const noted = runOf([result({ id: 'a.race', status: 'pass', notes: ['2400 iterations in 900 ms'] })]);
+    const lines = toSpecSummary(noted).trimEnd().split('\n');
+    expect(lines).to.deep.equal(['notes:', '  a.race: 2400 iterations in 900 ms', '', '1 passed, 0 failed, 0 skipped']);
+    expect(JSON.parse(toJson(noted)).tests[0].notes).to.deep.equal(['2400 iterations in 900 ms']);
+  });
+
   it('uses ANSI colour only when asked, never on the summary line', () => {
     expect(toSpecSummary(RUN)).not.to.include('\x1b[');
     const coloured = toSpecSummary(RUN, true);

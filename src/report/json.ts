@@ -2,7 +2,7 @@ import type { RunResult } from './model';
 
 /**
  * The run as one JSON document: the stable machine-readable surface. Key order is fixed; `reason` is always
- * present (`null` when absent); `title`, `rule`, `timedOut` and `kernelReport` appear only when set.
+ * present (`null` when absent); `title`, `rule`, `timedOut`, `kernelReport` and `notes` appear only when set.
  */
 export function toJson(run: RunResult): string {
   const doc = {
@@ -22,6 +22,7 @@ export function toJson(run: RunResult): string {
       rule: t.rule,
       timedOut: t.timedOut,
       kernelReport: t.kernelReport,
+      notes: t.notes,
     })),
   };
   return JSON.stringify(doc, null, 2) + '\n';

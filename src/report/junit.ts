@@ -40,6 +40,7 @@ function testcase(t: TestResult): string[] {
   } else if (t.status === 'skip') {
     body.push(`      <skipped${attrs(t.reason === undefined ? {} : { message: t.reason })}/>`);
   }
+  if (t.notes?.length) body.push(`      <system-out>${xmlText(t.notes.join('\n'))}</system-out>`);
   if (t.kernelReport) body.push(`      <system-err>${xmlText(t.kernelReport)}</system-err>`);
   return body.length === 0 ? [`${open}/>`] : [`${open}>`, ...body, '    </testcase>'];
 }
@@ -47,7 +48,7 @@ function testcase(t: TestResult): string[] {
 /**
  * The run as JUnit XML: one `<testsuite>` per kasync suite (with the kernel and target as properties), one
  * `<testcase classname="kasync.<suite>">` per test named by its title. A timeout is a `<failure type="timeout">`;
- * a kernel report goes to the test case's `<system-err>`.
+ * notes go to the test case's `<system-out>`, a kernel report to its `<system-err>`.
  */
 export function toJunit(run: RunResult): string {
   const out = [

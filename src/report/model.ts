@@ -22,6 +22,8 @@ export interface TestResult {
   timedOut?: boolean;
   /** A kernel splat attributed to this test (VM runs). */
   kernelReport?: string;
+  /** Measurements the test reported (a race test's iteration count and duration), one line each. */
+  notes?: string[];
   durationMs: number;
 }
 

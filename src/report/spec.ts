@@ -29,8 +29,8 @@ function failure(t: TestResult, n: number, paint: ReturnType<typeof painter>): s
 
 /**
  * The human end-of-run summary: every failing test (title, id, rule, reason, then detail and any kernel report
- * indented; control characters made visible), then the line `N passed, N failed, N skipped`, alone and never
- * coloured because CI parses it. ANSI colour only if `colour`.
+ * indented; control characters made visible), the notes tests reported, then the line
+ * `N passed, N failed, N skipped`, alone and never coloured because CI parses it. ANSI colour only if `colour`.
  */
 export function toSpecSummary(run: RunResult, colour = false): string {
   const paint = painter(colour);
@@ -39,6 +39,13 @@ export function toSpecSummary(run: RunResult, colour = false): string {
   if (failing.length > 0) {
     out.push(`${failing.length} failing:`, '');
     failing.forEach((t, i) => out.push(...failure(t, i + 1, paint), ''));
+  }
+  // measurements tests reported (a race test's iterations and duration), whatever their status
+  const noted = run.tests.filter((t) => t.notes?.length);
+  if (noted.length > 0) {
+    out.push('notes:');
+    for (const t of noted) out.push(...t.notes!.map((n) => `  ${printable(t.title)}: ${printable(n)}`));
+    out.push('');
   }
   const { pass, fail, skip } = run.totals;
   out.push(`${pass} passed, ${fail} failed, ${skip} skipped`);

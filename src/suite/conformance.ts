@@ -39,6 +39,8 @@ export interface TestContext {
    * the reason is reported. Never for an unexpected errno of the operation under test.
    */
   skip(reason: string): never;
+  /** Report a measurement (an iteration count, a duration) with the test's result: one line, shown by the reporters. */
+  note(text: string): void;
 }
 
 /** The kernel reported a bug while the test ran. */
@@ -61,6 +63,8 @@ export class KernelReportError extends Error {
 export const TEST_META = new WeakMap<Mocha.Runnable, Meta>();
 /** Skip reasons, read by the runner's reporter. */
 export const SKIP_REASONS = new WeakMap<Mocha.Runnable, string>();
+/** Notes tests reported (`TestContext.note`), read by the runner's reporter. */
+export const NOTES = new WeakMap<Mocha.Runnable, string[]>();
 
 /** Why this test cannot run here, or undefined. */
 export function missingRequirement(meta: Meta, caps: Capabilities): string | undefined {
@@ -105,7 +109,8 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
         SKIP_REASONS.set(this.test!, reason);
         this.skip();
       };
-      await body({ target: withLedger(target), caps, scratch, skip });
+      const note = (text: string) => NOTES.set(this.test!, [...(NOTES.get(this.test!) ?? []), text]);
+      await body({ target: withLedger(target), caps, scratch, skip, note });
     } catch (e) {
       failure = e;
     }

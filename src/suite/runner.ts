@@ -10,7 +10,7 @@ import { fnv1a32 } from '../program/pattern';
 import type { RunResult, TestResult } from '../report/model';
 import { totalsOf } from '../report/model';
 import type { Target } from '../target/target';
-import { SKIP_REASONS, TEST_META } from './conformance';
+import { NOTES, SKIP_REASONS, TEST_META } from './conformance';
 import { setSuiteTarget } from './context';
 
 /** Options of a suite run. */
@@ -94,6 +94,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
           durationMs: t.duration ?? 0,
         };
         if (timedOut) r.timedOut = true;
+        const notes = NOTES.get(t);
+        if (notes) r.notes = notes;
         const kr = (err as { kernelReport?: unknown } | undefined)?.kernelReport;
         if (typeof kr === 'string') r.kernelReport = kr;
         results.push(r);
