@@ -6,12 +6,14 @@ import { benchExecutor } from './executor';
 import { benchFuzz } from './fuzz';
 import { benchSuites } from './suites';
 import { benchVm } from './vm';
+import { benchCrash } from './crash';
 
 const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Promise<Record<string, number>>> = {
   executor: benchExecutor,
   vm: (log, args) => benchVm(log, args.length ? args : undefined),
   fuzz: (log, args) => benchFuzz(log, args),
   suites: (log, args) => benchSuites(log, args.length ? args : undefined),
+  crash: (log, args) => benchCrash(log, args),
 };
 
 async function main(): Promise<number> {

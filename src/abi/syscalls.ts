@@ -81,6 +81,8 @@ export const SYSCALLS = Object.freeze({
   setrlimit: 160,
   chroot: 161,
   sync: 162,
+  mount: 165,
+  umount2: 166,
   gettid: 186,
   setxattr: 188,
   fsetxattr: 190,

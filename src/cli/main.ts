@@ -22,6 +22,7 @@ import { registerKernels } from './kernels';
 import { registerRepro } from './repro';
 import { registerFuzz } from './fuzz';
 import { registerMatrix } from './matrix';
+import { registerCrash } from './crash';
 
 export { UsageError };
 
@@ -149,6 +150,7 @@ export function buildCli(): Command {
   registerRepro(program);
   registerFuzz(program);
   registerMatrix(program);
+  registerCrash(program);
   return program;
 }
 
