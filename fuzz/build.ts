@@ -5,15 +5,17 @@
  *
  * Reaps take exactly `min = max = k` completions, where k never exceeds the completions that are sure
  * to come promptly (polls wait for the pipe, and so do requests linked or drained behind them). So the
- * final drain knows exactly how many completions are still owed, and waits for no more.
+ * final drain knows exactly how many completions are still owed, and waits for no more. Multishot polls,
+ * whose F_MORE completions come in any number, live on a ring of their own that is reaped once, after
+ * every one of them was cancelled.
  */
-import { IOSQE, KERNEL_TIMESPEC_LAYOUT, O, POLL_EV, SYSCALLS } from '../src/abi';
+import { ASYNC_CANCEL, ENTER, errno, IOSQE, KERNEL_TIMESPEC_LAYOUT, POLL, O, POLL_EV, REGISTER, RSRC_UPDATE_LAYOUT, SETUP, SYSCALLS } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
-import { arg, Buf, Ctx, Fd, Program } from '../src/program/builder';
-import { encodeStruct, place, RawStruct } from '../src/program/struct';
+import { arg, Buf, Ctx, Fd, Program, StepRef } from '../src/program/builder';
+import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct';
 import { pipe2, pread, pwrite, scratchFile } from '../src/program/sys';
-import { reap, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
-import { AioOpKind, AioReqModel, FILE_WORDS, StreamModel, TIMER_MS, UringOpKind, UringReqModel } from './model';
+import { enter, reap, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
+import { AioOpKind, AioReqModel, CANCEL_MODES, CancelMode, FILE_WORDS, FIXED_SLOTS, RING_KINDS, RingKind, StreamModel, TIMER_MS, UringOpKind, UringReqModel } from './model';
 
 /** One io_uring request as built. */
 export interface UringReq {
@@ -42,6 +44,20 @@ export interface UringReq {
   count: number;
   /** LINK_TIMEOUT: the request it guards. */
   guards?: number;
+  /** POLL_ADD with IORING_POLL_ADD_MULTI (on the multishot ring). */
+  multi?: boolean;
+  /** Submitted by a thread that exited soon after (SEMANTICS §3.11: its exit may cancel what it left behind). */
+  byThread?: boolean;
+  /** Issued inside its own io_uring_enter, in SQ order (not SQPOLL, not behind a link, not drained or after a drain). */
+  inline: boolean;
+  /** READ/WRITE through a registered-file slot (IOSQE_FIXED_FILE): the slot, and whether it held a file at submission. */
+  slot?: number;
+  slotFull?: boolean;
+  /** ASYNC_CANCEL: how it matches; by fd, the file it names (a scratch file, or -1 + generation for the pipe's read end). */
+  cancelMode?: CancelMode;
+  cancelFile?: number;
+  /** POLL_ADD, and ASYNC_CANCEL by the pipe's fd: which pipe the read-end fd named then (dupPipe swaps it). */
+  pipeGen?: number;
 }
 
 /** One AIO request as built. */
@@ -69,6 +85,10 @@ export type PlanStep =
   | { kind: 'aioCancel'; ctx: number; target?: number }
   | { kind: 'pipeWrite' }
   | { kind: 'dump'; file: number }
+  | { kind: 'files'; ring: number; action: 'update' | 'unregister' | 'register'; want: number }
+  | { kind: 'ringState'; ring: number }
+  /** THREADS: two threads io_uring_enter the same queued SQEs (their steps: sequence and index). */
+  | { kind: 'threadEnter'; ring: number; reqs: number[]; enters: { seq: number; step: number }[]; single: boolean; sqpoll: boolean }
   | { kind: 'setup'; what: string };
 
 /** Everything the oracle needs to know about a built program. */
@@ -84,6 +104,8 @@ export interface Plan {
   fileSeeds: number[];
   /** Main-sequence index of the first pipe write (Infinity if none). */
   pipeWrittenAt: number;
+  /** Kind of each ring. */
+  ringKinds: RingKind[];
 }
 
 /** A built program. */
@@ -114,6 +136,21 @@ const PLANS = new WeakMap<Program, Plan>();
 const IO_LINK = IOSQE.IO_LINK.value;
 const IO_HARDLINK = IOSQE.IO_HARDLINK.value;
 const IO_DRAIN = IOSQE.IO_DRAIN.value;
+const FIXED_FILE = IOSQE.FIXED_FILE.value;
+/** The ASYNC_CANCEL flags of each mode (SEMANTICS §3.9). */
+const CANCEL_FLAGS: Record<CancelMode, number> = {
+  ud: 0,
+  udAll: ASYNC_CANCEL.ALL.value,
+  any: ASYNC_CANCEL.ANY.value,
+  fd: ASYNC_CANCEL.FD.value,
+  fdAll: ASYNC_CANCEL.FD.value | ASYNC_CANCEL.ALL.value,
+};
+/** SQPOLL rings get an SQ larger than any program's SQE count, so the SQ thread never leaves a batch short of room. */
+const SQPOLL_ENTRIES = 128;
+/** Small-CQ rings: at most this many SQ entries, and as many CQ entries (the least CQSIZE takes). */
+const SMALL_CQ = 4;
+/** The multishot ring: SQ entries (its CQ, twice that, holds every completion a program can make). */
+const MS_ENTRIES = 256;
 
 /** The plan of a program `buildStream` made (the fault wrapper uses it to find link chains). */
 export function planOf(p: Program): Plan | undefined {
@@ -138,7 +175,8 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   const slow = Math.max(1, ctx.slowdown ?? 1);
   const p = new Program({ deadlineMs: 20_000 });
   const s = p.main;
-  const plan: Plan = { uring: [], aio: [], chains: [], steps: new Map(), files: Math.max(1, m.files), fileSeeds: [], pipeWrittenAt: Infinity };
+  const kinds: RingKind[] = m.rings.map((_, i) => RING_KINDS[m.kinds?.[i] ?? 0] ?? 'plain');
+  const plan: Plan = { uring: [], aio: [], chains: [], steps: new Map(), files: Math.max(1, m.files), fileSeeds: [], pipeWrittenAt: Infinity, ringKinds: kinds };
   const mark = (index: number, st: PlanStep) => plan.steps.set(index, st);
 
   // scratch files with a traceable initial content
@@ -152,9 +190,19 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     pwrite(s, fd, init, FILE_BYTES, 0);
   }
   const usesPoll = m.steps.some(
-    (st) => (st.kind === 'submit' && st.reqs.some((r) => r.op === 'POLL_ADD')) || (st.kind === 'aioSubmit' && st.reqs.some((r) => r.op === 'POLL')),
+    (st) =>
+      ((st.kind === 'submit' || st.kind === 'threadSubmit') && st.reqs.some((r) => r.op === 'POLL_ADD')) ||
+      (st.kind === 'aioSubmit' && st.reqs.some((r) => r.op === 'POLL')) ||
+      st.kind === 'msPoll',
   );
   const pipe = usesPoll ? pipe2(s, O.CLOEXEC.value) : undefined;
+  // dupPipe: a second pipe whose read end is dup3'ed over the first one's fd number (and back, from a
+  // dup that keeps the first pipe readable: a pipe with no reader fails writes with EPIPE)
+  const swaps = pipe !== undefined && m.steps.some((st) => st.kind === 'dupPipe');
+  const pipe2nd = swaps ? pipe2(s, O.CLOEXEC.value) : undefined;
+  const keeper = swaps ? p.fd() : undefined;
+  if (keeper) s.syscall(SYSCALLS.dup, [arg.fd(pipe!.r)], { fd: keeper });
+  let pipeGen = 0;
   const one = p.data(Buffer.from([0x2a]));
   const readBuf = p.buf(FILE_BYTES);
   // every write's data, each at its own place in one buffer
@@ -165,7 +213,68 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   const ts = p.buf(16 * TIMER_MS.length);
   TIMER_MS.forEach((ms, i) => place(s, ts, 16 * i, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: 0, tv_nsec: ms * 1e6 })));
 
-  const rings: RingHandle[] = m.rings.map((entries) => setupRing(s, { entries }));
+  const entriesOf = (i: number) => (kinds[i] === 'sqpoll' ? SQPOLL_ENTRIES : kinds[i] === 'smallcq' ? Math.min(m.rings[i], SMALL_CQ) : m.rings[i]);
+  const rings: RingHandle[] = m.rings.map((_, i) => {
+    const entries = entriesOf(i);
+    switch (kinds[i]) {
+      case 'plain':
+        return setupRing(s, { entries });
+      case 'sqpoll':
+        // a 1 ms idle: the SQ thread sleeps soon (submit() wakes it) instead of spinning on a shared CPU
+        return setupRing(s, { entries, flags: SETUP.SQPOLL.value, sqThreadIdle: 1 });
+      case 'defer':
+        return setupRing(s, { entries, flags: SETUP.SINGLE_ISSUER.value | SETUP.DEFER_TASKRUN.value });
+      case 'smallcq':
+        return setupRing(s, { entries, flags: SETUP.CQSIZE.value, cqEntries: entries });
+    }
+  });
+  // an s32 fd array; empty slots are -1, written as bytes (a PATCH of -1 would read as a failed step)
+  const fdTable = (fds: (Fd | undefined)[]): Buf => {
+    const b = p.buf(4 * fds.length);
+    s.fillByte(b, 0, 4 * fds.length, 0xff);
+    fds.forEach((f, k) => f && s.patch(b, 4 * k, 4, arg.fd(f)));
+    return b;
+  };
+  // multishot polls live on a ring of their own, reaped only at the end: their F_MORE completions come
+  // in any number, so no count-exact reap can share a ring with them
+  const msIdx = rings.length;
+  const msRing = pipe && m.steps.some((st) => st.kind === 'msPoll') ? setupRing(s, { entries: MS_ENTRIES }) : undefined;
+  if (msRing) plan.ringKinds = [...kinds, 'plain'];
+  const msAll: number[] = [];
+  const msLive = new Set<number>();
+  let msCancels = 0;
+  const msSubmit = (raws: RawStruct[], reqs: UringReq[]) => {
+    const sub = submit(s, msRing!, raws);
+    for (const q of reqs) Object.assign(q, { queueStep: sub.queue.index, enterStep: sub.enter.index });
+    const ids = reqs.map((q) => q.id);
+    mark(sub.queue.index, { kind: 'queue', ring: msIdx, reqs: ids });
+    mark(sub.enter.index, { kind: 'enter', ring: msIdx, reqs: ids });
+  };
+  const msReq = (op: UringOpKind): UringReq => {
+    const id = plan.uring.length;
+    const q: UringReq = { id, ring: msIdx, userData: id + 1, op, queueStep: -1, enterStep: -1, link: 0, drain: false, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0, inline: true };
+    plan.uring.push(q);
+    return q;
+  };
+  const msCancel = (target: number | undefined, remove: boolean): { req: UringReq; raw: RawStruct } => {
+    const q = msReq(remove ? 'POLL_REMOVE' : 'ASYNC_CANCEL');
+    if (!remove) q.cancelMode = 'ud';
+    q.cancelReq = target;
+    q.cancelUd = target !== undefined ? plan.uring[target].userData : UNKNOWN_UD;
+    if (target !== undefined) msLive.delete(target);
+    msCancels++;
+    return { req: q, raw: sqe({ opcode: q.op, addr: q.cancelUd, user_data: q.userData }) };
+  };
+  // registered-file tables: slot k holds file k % files, or nothing
+  const tables = rings.map(() => ({ exists: false, full: [] as boolean[] }));
+  const registerTable = (r: number, full: boolean[], mark: boolean) => {
+    const fds = fdTable(full.map((f, k) => (f ? files[k % plan.files] : undefined)));
+    const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.FILES.value, arg.buf(fds), full.length]);
+    if (mark) plan.steps.set(ref.index, { kind: 'files', ring: r, action: 'register', want: tables[r].exists ? -errno.EBUSY : 0 });
+    if (!tables[r].exists) tables[r] = { exists: true, full: [...full] };
+    return ref;
+  };
+  if (m.table) rings.forEach((_, r) => registerTable(r, m.table!.slice(0, FIXED_SLOTS), true));
   const ringOwed = rings.map(() => new Owed());
   const ctxs: Ctx[] = [];
   for (let c = 0; c < m.ctxs; c++) ctxs.push(aioSetup(s, AIO_NR_EVENTS).ctx);
@@ -196,6 +305,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     if (!pipe) return;
     const ref = s.syscall(SYSCALLS.write, [arg.fd(pipe.w), arg.buf(one), 1]);
     mark(ref.index, { kind: 'pipeWrite' });
+    if (pipe2nd) mark(s.syscall(SYSCALLS.write, [arg.fd(pipe2nd.w), arg.buf(one), 1]).index, { kind: 'pipeWrite' });
     if (!pipeWritten) plan.pipeWrittenAt = ref.index;
     pipeWritten = true;
     for (const o of [...ringOwed, ...ctxOwed]) {
@@ -204,10 +314,11 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     }
   };
 
-  const submitUring = (ringIdx: number, reqs: UringReqModel[]) => {
+  const submitUring = (ringIdx: number, reqs: UringReqModel[], threads = false) => {
     const h = rings[ringIdx];
     const owed = ringOwed[ringIdx];
-    const entries = m.rings[ringIdx];
+    const entries = entriesOf(ringIdx);
+    const sqpoll = kinds[ringIdx] === 'sqpoll';
     for (let from = 0; from < reqs.length; from += entries) {
       const chunk = reqs.slice(from, from + entries);
       const raws: RawStruct[] = [];
@@ -225,8 +336,10 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         const drain = r.drain && !inChain;
         const id = plan.uring.length;
         const ud = id + 1;
-        const req: UringReq = { id, ring: ringIdx, userData: ud, op, queueStep: -1, enterStep: -1, link, drain, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0 };
-        const flags = (link === 1 ? IO_LINK : link === 2 ? IO_HARDLINK : 0) | (drain ? IO_DRAIN : 0);
+        const member = prev !== undefined && prev.link !== 0;
+        const inline = !sqpoll && !member && !drain && !owed.drainUsed;
+        const req: UringReq = { id, ring: ringIdx, userData: ud, op, queueStep: -1, enterStep: -1, link, drain, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0, inline };
+        let flags = (link === 1 ? IO_LINK : link === 2 ? IO_HARDLINK : 0) | (drain ? IO_DRAIN : 0);
         let raw: RawStruct;
         switch (op) {
           case 'NOP':
@@ -235,13 +348,23 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
           case 'READ':
           case 'WRITE': {
             rw(req, r.file, r.at, r.words);
+            let fd: Fd | number = files[req.file];
+            if (r.fixed) {
+              // the slot's file is the one it always holds when full
+              const slot = r.file % FIXED_SLOTS;
+              req.slot = slot;
+              req.slotFull = tables[ringIdx].exists && tables[ringIdx].full[slot];
+              req.file = slot % plan.files;
+              fd = slot;
+              flags |= FIXED_FILE;
+            }
             let addr = arg.buf(readBuf);
             if (op === 'WRITE') {
               const w = writeData(req.off, req.len);
               req.seed = w.seed;
               addr = arg.buf(wdata!, w.at);
             }
-            raw = sqe({ opcode: op, fd: files[req.file], addr, len: req.len, off: req.off, user_data: ud, flags });
+            raw = sqe({ opcode: op, fd, addr, len: req.len, off: req.off, user_data: ud, flags });
             break;
           }
           case 'FSYNC':
@@ -249,16 +372,33 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
             raw = sqe({ opcode: 'FSYNC', fd: files[req.file], user_data: ud, flags });
             break;
           case 'POLL_ADD':
+            req.pipeGen = pipeGen;
             raw = sqe({ opcode: 'POLL_ADD', fd: pipe!.r, poll32_events: POLL_EV.IN.value, user_data: ud, flags });
             break;
-          case 'ASYNC_CANCEL': {
+          case 'ASYNC_CANCEL':
+          case 'POLL_REMOVE': {
             // aim at the latest requests of any ring (so sometimes at another ring's: unknown here)
             const back = r.target;
             if (back < id) {
               req.cancelReq = id - 1 - back;
               req.cancelUd = plan.uring[req.cancelReq].userData;
             } else req.cancelUd = UNKNOWN_UD + back;
-            raw = sqe({ opcode: 'ASYNC_CANCEL', addr: req.cancelUd, user_data: ud, flags });
+            if (op === 'POLL_REMOVE') {
+              raw = sqe({ opcode: 'POLL_REMOVE', addr: req.cancelUd, user_data: ud, flags });
+              break;
+            }
+            const mode = (req.cancelMode = CANCEL_MODES[r.cancel ?? 0] ?? 'ud');
+            let fd: Fd | number = 0;
+            if (mode === 'fd' || mode === 'fdAll') {
+              // the polled pipe's read end (every other choice, when there is a pipe) or a scratch file
+              if (pipe && r.file % 2 === 0) {
+                req.cancelFile = -1;
+                req.pipeGen = pipeGen;
+                fd = pipe.r;
+              } else fd = files[(req.cancelFile = r.file % plan.files)];
+            }
+            const byUd = mode === 'ud' || mode === 'udAll';
+            raw = sqe({ opcode: 'ASYNC_CANCEL', fd, addr: byUd ? req.cancelUd : 0, cancel_flags: CANCEL_FLAGS[mode], user_data: ud, flags });
             break;
           }
           case 'TIMEOUT':
@@ -288,15 +428,53 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         }
         if (link !== 0 || (prev && prev.link !== 0)) req.chain = plan.chains.length - 1;
       });
-      const sub = submit(s, h, raws);
+      let sub: { queue: StepRef; enter: StepRef };
+      if (!threads) sub = submit(s, h, raws);
+      else {
+        // the main thread queues the SQEs, two threads call io_uring_enter for them at once
+        const b = p.buf(raws.length * h.sqeSize);
+        placeAll(s, b, 0, raws);
+        const queue = s.uringQueue(h.ring, b, 0, raws.length);
+        const seqs = [p.seq(), p.seq()];
+        const enters = seqs.map((q) => enter(q, h, raws.length, 0, sqpoll ? ENTER.SQ_WAKEUP.value : 0));
+        const th = s.threads(seqs, Math.ceil(DRAIN_WAIT_MS * slow));
+        const single = kinds[ringIdx] === 'defer';
+        mark(th.index, { kind: 'threadEnter', ring: ringIdx, reqs: ids, enters: enters.map((e, k) => ({ seq: seqs[k].id, step: e.index })), single, sqpoll });
+        // SINGLE_ISSUER: only the ring's creator submits (-EEXIST for the threads); it submits them then
+        sub = { queue, enter: single ? enter(s, h, raws.length, 0, 0) : th };
+        for (const id of ids) if (!single) Object.assign(plan.uring[id], { byThread: true, inline: false });
+      }
       for (const id of ids) {
         plan.uring[id].queueStep = sub.queue.index;
         plan.uring[id].enterStep = sub.enter.index;
       }
       mark(sub.queue.index, { kind: 'queue', ring: ringIdx, reqs: ids });
-      mark(sub.enter.index, { kind: 'enter', ring: ringIdx, reqs: ids });
+      if (plan.steps.get(sub.enter.index) === undefined) mark(sub.enter.index, { kind: 'enter', ring: ringIdx, reqs: ids });
       owed.submitted += ids.length;
     }
+  };
+
+  const filesStep = (r: number, action: 'update' | 'unregister' | 'register', slot: number, fill: boolean) => {
+    const t = tables[r];
+    if (action === 'register') {
+      registerTable(r, t.full.length ? t.full.map((f, k) => (k === slot ? fill : f)) : Array.from({ length: FIXED_SLOTS }, (_, k) => k !== slot || fill), true);
+      return;
+    }
+    if (action === 'unregister') {
+      // before 6.x's per-node references, unregistering waits for every request holding the table:
+      // one held back by an unwritten pipe would wait for ever
+      const held = plan.uring.some((q) => q.ring === r && q.slot !== undefined && ringOwed[r].pending.has(q.id));
+      if (held) return;
+      const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.UNREGISTER_FILES.value, 0, 0]);
+      mark(ref.index, { kind: 'files', ring: r, action, want: t.exists ? 0 : -errno.ENXIO });
+      t.exists = false;
+      return;
+    }
+    const up = p.buf(RSRC_UPDATE_LAYOUT.size);
+    place(s, up, 0, encodeStruct(RSRC_UPDATE_LAYOUT, { offset: slot, data: arg.buf(fdTable([fill ? files[slot % plan.files] : undefined])) }));
+    const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.FILES_UPDATE.value, arg.buf(up), 1]);
+    mark(ref.index, { kind: 'files', ring: r, action, want: t.exists ? 1 : -errno.ENXIO });
+    if (t.exists) t.full[slot] = fill;
   };
 
   const submitAio = (c: number, reqs: AioReqModel[]) => {
@@ -340,13 +518,18 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
       case 'submit':
         if (rings.length) submitUring(st.ring % rings.length, st.reqs);
         break;
+      case 'threadSubmit':
+        if (rings.length) submitUring(st.ring % rings.length, st.reqs, !!m.threads);
+        break;
       case 'reap': {
         if (!rings.length) break;
         const r = st.ring % rings.length;
         const k = Math.min(st.want, ringOwed[r].prompt());
         if (k <= 0) break;
         ringOwed[r].claimed += k;
-        const waitMs = Math.ceil((st.waitMs > 1 ? REAP_WAIT_MS : REAP_WAIT_MS / 4) * slow);
+        // an SQPOLL ring's completions wait for its kernel thread, which other jobs' threads can keep
+        // off the CPU for over a second (seen with 32 jobs on 2 cores): give it the drain's time
+        const waitMs = Math.ceil((kinds[r] === 'sqpoll' ? DRAIN_WAIT_MS : st.waitMs > 1 ? REAP_WAIT_MS : REAP_WAIT_MS / 4) * slow);
         const ref = reap(s, rings[r], k, k, waitMs);
         mark(ref.index, { kind: 'reap', ring: r, want: k, final: false, waitMs });
         break;
@@ -378,10 +561,47 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
       case 'pipeWrite':
         pipeWrite();
         break;
+      case 'files':
+        if (rings.length) filesStep(st.ring % rings.length, st.action, st.slot, st.fill);
+        break;
+      case 'msPoll':
+        if (msRing) {
+          const q = msReq('POLL_ADD');
+          Object.assign(q, { multi: true, pipeGen });
+          msAll.push(q.id);
+          msLive.add(q.id);
+          msSubmit([sqe({ opcode: 'POLL_ADD', fd: pipe!.r, poll32_events: POLL_EV.IN.value, len: POLL.ADD_MULTI.value, user_data: q.userData })], [q]);
+        }
+        break;
+      case 'msCancel':
+        if (msRing) {
+          const target = st.target < msAll.length ? msAll[msAll.length - 1 - st.target] : undefined;
+          const c = msCancel(target, st.remove);
+          msSubmit([c.raw], [c.req]);
+        }
+        break;
+      case 'dupPipe':
+        if (pipe2nd) {
+          // the polled fd number now names the other pipe; polls already armed keep their file (SEMANTICS §3.9)
+          const from = pipeGen === 0 ? pipe2nd.r : keeper!;
+          s.syscall(SYSCALLS.dup3, [arg.fd(from), arg.fd(pipe!.r), O.CLOEXEC.value]);
+          pipeGen ^= 1;
+        }
+        break;
     }
   }
 
-  // epilogue: let every poll fire, then take exactly what is still owed
+  // epilogue: cancel the multishot polls still armed, let the main thread run their task work (an
+  // io_uring_enter), then take every completion of their ring at once; then let every poll fire, and
+  // take exactly what is still owed
+  if (msRing) {
+    const live = [...msLive].map((id) => msCancel(id, false));
+    if (live.length) msSubmit(live.map((c) => c.raw), live.map((c) => c.req));
+    enter(s, msRing, 0, 0, ENTER.GETEVENTS.value);
+    const want = msAll.length + msCancels;
+    const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
+    mark(reap(s, msRing, want, 2 * MS_ENTRIES, waitMs).index, { kind: 'reap', ring: msIdx, want, final: true, waitMs });
+  }
   if (!pipeWritten && (plan.uring.some((r) => r.op === 'POLL_ADD') || plan.aio.some((r) => r.op === 'POLL'))) pipeWrite();
   rings.forEach((h, r) => {
     const left = ringOwed[r].submitted - ringOwed[r].claimed;
@@ -391,6 +611,8 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
       mark(ref.index, { kind: 'reap', ring: r, want: left, final: true, waitMs });
     }
   });
+  // FEAT_NODROP: nothing was dropped (cq_overflow counts dropped CQEs)
+  rings.forEach((h, r) => mark(s.uringState(h.ring).index, { kind: 'ringState', ring: r }));
   ctxs.forEach((c, i) => {
     const left = ctxOwed[i].submitted - ctxOwed[i].claimed;
     if (left > 0) {
@@ -404,6 +626,9 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     const ref = s.dump(readBuf);
     mark(ref.index, { kind: 'dump', file: f });
   });
+  // the polled fd number back on its own pipe: the in-process executor closes a slot's fd only while
+  // it still names the file the slot got (else it would leak the other pipe's read end)
+  if (pipe2nd && pipeGen === 1) s.syscall(SYSCALLS.dup3, [arg.fd(keeper!), arg.fd(pipe!.r), O.CLOEXEC.value]);
   PLANS.set(p, plan);
   return { program: p, plan };
 }
@@ -411,7 +636,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
 function countWrites(m: StreamModel): number {
   let n = 0;
   for (const st of m.steps) {
-    if (st.kind === 'submit') for (const r of st.reqs) n += r.op === 'WRITE' ? 1 : 0;
+    if (st.kind === 'submit' || st.kind === 'threadSubmit') for (const r of st.reqs) n += r.op === 'WRITE' ? 1 : 0;
     if (st.kind === 'aioSubmit') for (const r of st.reqs) n += r.op === 'PWRITE' ? 1 : 0;
   }
   return n;

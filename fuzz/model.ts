@@ -5,10 +5,12 @@
  * value the shrinker makes is still a program worth running.
  */
 import fc from 'fast-check';
-import { Capabilities, aioSupports, uringSupports } from '../src/target/caps';
+import { ASYNC_CANCEL, FEAT, POLL } from '../src/abi';
+import { releasedBy } from '../src/abi/version';
+import { Capabilities, aioSupports, refusedSetupFlags, uringSupports } from '../src/target/caps';
 
 /** io_uring operations the stream uses (names of src/abi URING_OP). */
-export const URING_OPS = ['NOP', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD', 'ASYNC_CANCEL', 'TIMEOUT', 'LINK_TIMEOUT'] as const;
+export const URING_OPS = ['NOP', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD', 'ASYNC_CANCEL', 'TIMEOUT', 'LINK_TIMEOUT', 'POLL_REMOVE'] as const;
 /** One of {@link URING_OPS}. */
 export type UringOpKind = (typeof URING_OPS)[number];
 
@@ -16,6 +18,26 @@ export type UringOpKind = (typeof URING_OPS)[number];
 export const AIO_OPS = ['PREAD', 'PWRITE', 'FSYNC', 'POLL'] as const;
 /** One of {@link AIO_OPS}. */
 export type AioOpKind = (typeof AIO_OPS)[number];
+
+/**
+ * Ring kinds: plain; SQPOLL (a kernel thread submits); DEFER_TASKRUN|SINGLE_ISSUER (completions run
+ * only when the task waits); small CQ (IORING_SETUP_CQSIZE with as many CQ entries as SQ entries, so
+ * the CQ overflows and, with FEAT_NODROP, completions wait in the overflow list).
+ */
+export const RING_KINDS = ['plain', 'sqpoll', 'defer', 'smallcq'] as const;
+/** One of {@link RING_KINDS}. */
+export type RingKind = (typeof RING_KINDS)[number];
+
+/**
+ * How an ASYNC_CANCEL matches (SEMANTICS §3.9): by user_data; by user_data with ALL; ANY; by fd; by fd
+ * with ALL. Modes past `ud` are 5.19 flags.
+ */
+export const CANCEL_MODES = ['ud', 'udAll', 'any', 'fd', 'fdAll'] as const;
+/** One of {@link CANCEL_MODES}. */
+export type CancelMode = (typeof CANCEL_MODES)[number];
+
+/** Registered-file table size: a small domain, so updates and fixed reads meet. */
+export const FIXED_SLOTS = 4;
 
 /** Scratch files are this many 8-byte pattern words long (reads and writes stay inside). */
 export const FILE_WORDS = 512;
@@ -39,6 +61,10 @@ export interface UringReqModel {
   count: number;
   /** TIMEOUT and LINK_TIMEOUT: index into {@link TIMER_MS}. */
   ms: number;
+  /** READ/WRITE: through the registered-file slot `file % FIXED_SLOTS` (IOSQE_FIXED_FILE) instead of an fd. */
+  fixed?: boolean;
+  /** ASYNC_CANCEL: index into {@link CANCEL_MODES} (missing: by user_data); by fd: `file` names the fd. */
+  cancel?: number;
 }
 
 /** One iocb. */
@@ -56,7 +82,17 @@ export type StreamStep =
   | { kind: 'aioSubmit'; ctx: number; reqs: AioReqModel[] }
   | { kind: 'aioReap'; ctx: number; want: number; waitMs: number }
   | { kind: 'aioCancel'; ctx: number; target: number }
-  | { kind: 'pipeWrite' };
+  | { kind: 'pipeWrite' }
+  /** io_uring_register on a ring's file table: FILES_UPDATE of one slot (its file, or emptied), UNREGISTER_FILES, FILES. */
+  | { kind: 'files'; ring: number; action: 'update' | 'unregister' | 'register'; slot: number; fill: boolean }
+  /** Two threads io_uring_enter one batch at once (a process-level program: it runs in a child executor). */
+  | { kind: 'threadSubmit'; ring: number; reqs: UringReqModel[] }
+  /** A multishot POLL_ADD (IORING_POLL_ADD_MULTI) of the pipe, on a ring of its own. */
+  | { kind: 'msPoll' }
+  /** Cancel the multishot poll `target` back (ASYNC_CANCEL by user_data, or POLL_REMOVE). */
+  | { kind: 'msCancel'; target: number; remove: boolean }
+  /** dup3 another pipe's read end over the polled one while polls may be pending on it. */
+  | { kind: 'dupPipe' };
 
 /** A whole stream: the handles it opens and its steps. */
 export interface StreamModel {
@@ -66,6 +102,15 @@ export interface StreamModel {
   ctxs: number;
   /** Number of scratch files. */
   files: number;
+  /** Kind of each ring (index into {@link RING_KINDS}; missing: plain). */
+  kinds?: number[];
+  /**
+   * Run `threadSubmit` steps on threads (else as plain submits): threads make the program
+   * process-level, and a child executor runs it, slower than the addon: so only some programs do.
+   */
+  threads?: boolean;
+  /** A registered-file table on every ring at setup: per slot, filled (with file `slot % files`) or empty. */
+  table?: boolean[];
   steps: StreamStep[];
 }
 
@@ -73,29 +118,64 @@ export interface StreamModel {
 export interface StreamOps {
   uring: UringOpKind[];
   aio: AioOpKind[];
+  /** Ring kinds this kernel sets up (plain first; missing: plain only). */
+  ringKinds?: RingKind[];
+  /** ASYNC_CANCEL modes this kernel has (ud first; missing: ud only). */
+  cancelModes?: CancelMode[];
+  /** Multishot poll (IORING_POLL_ADD_MULTI, 5.13). */
+  multishot?: boolean;
+  /** Registered files whose file is looked up at issue (FEAT_LINKED_FILE, 5.17): a bad slot is a CQE, not a failed submit. */
+  fixed?: boolean;
 }
 
 /** The operations of {@link URING_OPS} and {@link AIO_OPS} this kernel supports (SEMANTICS §3.6 probe). */
 export function supportedOps(caps: Capabilities): StreamOps {
+  const uring = URING_OPS.filter((o) => uringSupports(caps, o));
+  const feat = caps.uring.features;
+  const ringKinds: RingKind[] = ['plain'];
+  if (uring.length) {
+    if (!refusedSetupFlags(caps, ['SQPOLL'])) ringKinds.push('sqpoll');
+    if (!refusedSetupFlags(caps, ['SINGLE_ISSUER', 'DEFER_TASKRUN'])) ringKinds.push('defer');
+    // without NODROP an overflowing CQ loses completions by design: nothing to hold the kernel to
+    if (!refusedSetupFlags(caps, ['CQSIZE']) && feat & FEAT.NODROP.value) ringKinds.push('smallcq');
+  }
+  const cancelFlags = uring.includes('ASYNC_CANCEL') && releasedBy(ASYNC_CANCEL.ALL.since!, caps.kernel);
   return {
-    uring: URING_OPS.filter((o) => uringSupports(caps, o)),
+    uring,
     aio: AIO_OPS.filter((o) => aioSupports(caps, o)),
+    ringKinds,
+    cancelModes: cancelFlags ? [...CANCEL_MODES] : ['ud'],
+    fixed: uring.includes('READ') && (feat & FEAT.LINKED_FILE.value) !== 0,
+    multishot: uring.includes('POLL_ADD') && uring.includes('ASYNC_CANCEL') && releasedBy(POLL.ADD_MULTI.since!, caps.kernel),
   };
 }
 
 /** Arbitrary of one SQE. */
-export function uringReqArb(ops: readonly UringOpKind[]): fc.Arbitrary<UringReqModel> {
+export function uringReqArb(ops: readonly UringOpKind[], cancelModes: readonly CancelMode[] = ['ud'], fixed = false): fc.Arbitrary<UringReqModel> {
   return fc.record({
     op: fc.constantFrom(...ops),
     link: fc.constantFrom<0 | 1 | 2>(0, 0, 1, 2),
     drain: fc.constantFrom(false, false, false, true),
-    file: fc.nat(1),
+    file: fc.nat(FIXED_SLOTS - 1),
     at: fc.nat(FILE_WORDS - 1),
     words: fc.integer({ min: 1, max: 64 }),
     target: fc.nat(6),
     count: fc.nat(3),
     ms: fc.nat(TIMER_MS.length - 1),
+    fixed: fixed ? fc.constantFrom(false, false, true) : fc.constant(false),
+    cancel: fc.constantFrom(...cancelModes.map((c) => CANCEL_MODES.indexOf(c))),
   });
+}
+
+/**
+ * Arbitrary of a ring kind (index into {@link RING_KINDS}): mostly plain; an SQPOLL ring 1 in 10, as
+ * its kernel thread (made, spinning its 1 ms idle, torn down) halves the runs/s of 32 jobs on 2 cores.
+ */
+function ringKindArb(kinds: readonly RingKind[]): fc.Arbitrary<number> {
+  const others = kinds.filter((k) => k !== 'plain' && k !== 'sqpoll');
+  const weighted = [{ arbitrary: fc.constant(0), weight: 5 }, ...others.map((k) => ({ arbitrary: fc.constant(RING_KINDS.indexOf(k)), weight: 2 }))];
+  if (kinds.includes('sqpoll')) weighted.push({ arbitrary: fc.constant(RING_KINDS.indexOf('sqpoll')), weight: 1 });
+  return fc.oneof(...weighted);
 }
 
 /** Arbitrary of one iocb. */
@@ -121,9 +201,24 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
   const uring = ops.uring.length > 0;
   const aio = ops.aio.length > 0;
   if (uring) {
-    const req = uringReqArb(ops.uring);
+    const req = uringReqArb(ops.uring, ops.cancelModes, ops.fixed);
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('submit' as const), ring: fc.nat(1), reqs: fc.array(req, { minLength: 1, maxLength: 6 }) }), weight: 6 });
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('reap' as const), ring: fc.nat(1), want: fc.integer({ min: 1, max: 8 }), waitMs: fc.constantFrom(0, 1, 50) }), weight: 3 });
+    weighted.push({ arbitrary: fc.record({ kind: fc.constant('threadSubmit' as const), ring: fc.nat(1), reqs: fc.array(req, { minLength: 1, maxLength: 4 }) }), weight: 1 });
+    if (ops.multishot) {
+      weighted.push({ arbitrary: fc.constant({ kind: 'msPoll' as const }), weight: 1 });
+      weighted.push({ arbitrary: fc.record({ kind: fc.constant('msCancel' as const), target: fc.nat(3), remove: fc.boolean() }), weight: 1 });
+    }
+    if (ops.fixed) {
+      const files = fc.record({
+        kind: fc.constant('files' as const),
+        ring: fc.nat(1),
+        action: fc.constantFrom<('update' | 'unregister' | 'register')[]>('update', 'update', 'update', 'unregister', 'register'),
+        slot: fc.nat(FIXED_SLOTS - 1),
+        fill: fc.boolean(),
+      });
+      weighted.push({ arbitrary: files, weight: 1 });
+    }
   }
   if (aio) {
     const req = aioReqArb(ops.aio);
@@ -132,12 +227,17 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('aioCancel' as const), ctx: fc.nat(1), target: fc.nat(6) }), weight: 1 });
   }
   weighted.push({ arbitrary: fc.constant({ kind: 'pipeWrite' as const }), weight: 1 });
+  weighted.push({ arbitrary: fc.constant({ kind: 'dupPipe' as const }), weight: 1 });
   steps.push(fc.oneof(...weighted));
   return fc.record({
     rings: uring ? fc.array(fc.constantFrom(4, 8, 32), { minLength: 1, maxLength: 2 }) : fc.constant([]),
     // an AIO context costs its program ~30 ms at teardown (io_destroy waits for an RCU grace period)
     ctxs: aio ? (uring ? fc.constantFrom(0, 0, 0, 1, 2) : fc.integer({ min: 1, max: 2 })) : fc.constant(0),
     files: fc.integer({ min: 1, max: 2 }),
+    kinds: fc.array(ringKindArb(ops.ringKinds ?? ['plain']), { minLength: 2, maxLength: 2 }),
+    // 1 in 20: a process-level program runs in a child executor, slower than the addon (bench/fuzz)
+    threads: uring ? fc.integer({ min: 0, max: 19 }).map((n) => n === 19) : fc.constant(false),
+    table: ops.fixed ? fc.option(fc.array(fc.boolean(), { minLength: FIXED_SLOTS, maxLength: FIXED_SLOTS }), { nil: undefined }) : fc.constant(undefined),
     steps: fc.array(steps[0], { minLength: bounds.minSteps ?? 1, maxLength: bounds.maxSteps ?? 20 }),
   });
 }
@@ -146,8 +246,9 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
 export function describeModel(m: StreamModel): string {
   const parts = m.steps.map((s) => {
     switch (s.kind) {
+      case 'threadSubmit':
       case 'submit':
-        return `submit r${s.ring}[${s.reqs.map((r) => r.op + (r.link === 1 ? '>' : r.link === 2 ? '>>' : '')).join(' ')}]`;
+        return `${s.kind === 'threadSubmit' && m.threads ? '2 threads submit' : 'submit'} r${s.ring}[${s.reqs.map((r) => r.op + (r.link === 1 ? '>' : r.link === 2 ? '>>' : '')).join(' ')}]`;
       case 'aioSubmit':
         return `io_submit c${s.ctx}[${s.reqs.map((r) => r.op).join(' ')}]`;
       case 'reap':
@@ -158,7 +259,15 @@ export function describeModel(m: StreamModel): string {
         return `io_cancel c${s.ctx} #${s.target}`;
       case 'pipeWrite':
         return 'pipe write';
+      case 'files':
+        return `files r${s.ring} ${s.action}${s.action === 'update' ? ` ${s.slot}${s.fill ? '' : ' empty'}` : ''}`;
+      case 'dupPipe':
+        return 'dup3 over the pipe';
+      case 'msPoll':
+        return 'multishot poll';
+      case 'msCancel':
+        return `${s.remove ? 'POLL_REMOVE' : 'cancel'} multishot #${s.target}`;
     }
   });
-  return `rings [${m.rings.join(',')}], ${m.ctxs} ctx, ${m.files} file(s): ${parts.join('; ')}`;
+  return `rings [${m.rings.map((n, i) => `${n}${m.kinds?.[i] ? ':' + RING_KINDS[m.kinds[i]] : ''}`).join(',')}], ${m.ctxs} ctx, ${m.files} file(s): ${parts.join('; ')}`;
 }

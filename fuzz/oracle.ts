@@ -2,10 +2,13 @@
  * The stream oracle: judges a trace against the plan of the program that produced it. Only what the
  * kernel guarantees is asserted (SEMANTICS §1.5, §3.5, §3.9, §3.10): CQE order across unlinked
  * requests is free; a cancel races with completion, so any of its legal results goes, as long as the
- * target's own result agrees with it. Each failure has a stable title (no numbers, so the same bug
- * lands in the same failure dir) and a detail line.
+ * target's own result agrees with it. A request ends -ECANCELED only when something could cancel it
+ * (a link, a matching cancel, its submitting thread's exit, §3.11); a cancel must find an armed poll
+ * it matches; FIXED_FILE requests follow their slot (§3.4); multishot polls post F_MORE CQEs then one
+ * final CQE (§3.3); an overflowing CQ drops nothing (FEAT_NODROP). Each failure has a stable title
+ * (no numbers, so the same bug lands in the same failure dir) and a detail line.
  */
-import { errno, errnoName } from '../src/abi';
+import { CQE_F, errno, errnoName } from '../src/abi';
 import type { Cqe, IoEvent, StepResult, Trace } from '../src/program/trace';
 import type { AioReq, Plan, UringReq } from './build';
 import { FILE_WORDS } from './model';
@@ -19,6 +22,7 @@ export interface Failure {
 }
 
 const E = errno;
+const F_MORE = CQE_F.MORE.value;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const resName = (r: number) => (r < 0 ? `-${errnoName(-r) ?? -r}` : String(r));
 
@@ -40,7 +44,12 @@ export function outcomeClasses(plan: Plan, trace: Trace): string[] {
     if (st.kind === 'reap')
       for (const c of s.cqes) {
         const r = plan.uring[Number(c.userData) - 1];
-        if (r) cls.add(`u:${r.op}:${r.chain !== undefined ? 'l' : ''}${r.drain ? 'd' : ''}:${c.res >= 0 ? (c.res > 0 ? '+' : '0') : resName(c.res)}`);
+        if (r) {
+          // ring kind, fixed file and cancel mode are part of the class, so the corpus keeps programs that use them
+          const kind = plan.ringKinds?.[r.ring] ?? 'plain';
+          const how = `${kind === 'plain' ? '' : kind + ':'}${r.op}${r.slot !== undefined ? '/fixed' : ''}${r.multi ? `/multi${c.flags & F_MORE ? '+more' : ''}` : ''}${r.byThread ? '/thread' : ''}${r.cancelMode && r.cancelMode !== 'ud' ? '/' + r.cancelMode : ''}`;
+          cls.add(`u:${how}:${r.chain !== undefined ? 'l' : ''}${r.drain ? 'd' : ''}:${c.res >= 0 ? (c.res > 0 ? '+' : '0') : resName(c.res)}`);
+        }
       }
     if (st.kind === 'aioReap')
       for (const e of s.events) {
@@ -76,27 +85,65 @@ export function judge(plan: Plan, trace: Trace): Failure[] {
         return [{ title: 'executor: a wait was interrupted', detail: `step ${s.step}: ${got} of ${st.want} after ${Number(s.t1Ns - s.t0Ns) / 1e6} ms (ret ${resName(Number(s.ret))})`, env: true }];
     }
   }
-  judgeUring(plan, main, fail);
+  judgeUring(plan, main, fail, trace.steps);
   judgeAio(plan, main, fail);
-  judgeFiles(plan, main, fail);
+  judgeFiles(plan, main, fail, trace.steps);
   return out;
 }
 
 type Fail = (title: string, detail: string) => void;
 
-function judgeUring(plan: Plan, main: StepResult[], fail: Fail): void {
+function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[]): void {
   if (plan.uring.length === 0) return;
+  const threadStep = (seq: number, step: number) => all.find((x) => x.seq === seq && x.step === step);
   const fifo = new Map<number, number[]>();
   const submittedAt = new Map<number, { step: number; t0: bigint }>();
   const seen = new Map<number, Seen<Cqe>[]>();
   const pos = new Map<number, number>();
   const reapedAt = new Map<number, number>();
   const strangers: string[] = [];
+  // when each request's SQE reached the SQ: an SQPOLL thread may start it before io_uring_enter
+  const queuedT0 = new Map<number, bigint>();
   for (const s of main) {
     const st = plan.steps.get(s.step);
     if (!st) continue;
     const ret = Number(s.ret);
+    if (st.kind === 'files' && ret !== st.want)
+      // SEMANTICS §3.4, man 2 io_uring_register: FILES_UPDATE returns the slots updated; -ENXIO without a table, FILES -EBUSY with one
+      fail(`uring: IORING_REGISTER ${st.action} of the file table returned the wrong result`, `ring ${st.ring}: ${resName(ret)}, expected ${resName(st.want)}`);
+    if (st.kind === 'ringState' && plan.ringKinds[st.ring] === 'smallcq' && s.ring && s.ring.cqOverflow !== 0)
+      // FEAT_NODROP (5.5): an overflowing CQ keeps completions in a list; cq_overflow counts only dropped ones
+      fail('uring: completions were dropped from an overflowing CQ despite FEAT_NODROP', `ring ${st.ring}: cq_overflow ${s.ring.cqOverflow}`);
+    if (st.kind === 'threadEnter') {
+      const q = fifo.get(st.ring) ?? [];
+      const rets = st.enters.map((e) => threadStep(e.seq, e.step));
+      if (rets.some((x) => x === undefined)) {
+        fail('program: a thread did not run its io_uring_enter', `ring ${st.ring}: THREADS joined ${ret}`);
+        continue;
+      }
+      const got = rets.map((x) => Number(x!.ret));
+      if (st.single) {
+        // SEMANTICS §3.11: a SINGLE_ISSUER ring takes submissions from its creator only
+        if (got.some((x) => x !== -E.EEXIST))
+          fail('uring: another thread submitted on a SINGLE_ISSUER ring', `ring ${st.ring}: the threads' io_uring_enter returned ${got.map(resName).join(', ')}`);
+        continue;
+      }
+      if (st.sqpoll) {
+        // SEMANTICS §3.5: with SQPOLL io_uring_enter returns to_submit; the SQ thread consumes the SQEs
+        if (got.some((x) => x !== st.reqs.length))
+          fail('uring: io_uring_enter on an SQPOLL ring did not return to_submit', `ring ${st.ring}: ${got.map(resName).join(', ')} for ${st.reqs.length}`);
+        for (const id of q.splice(0)) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
+        continue;
+      }
+      // two io_uring_enter calls racing for the same SQEs consume each of them exactly once
+      const sum = got.reduce((a, b) => a + Math.max(0, b), 0);
+      if (got.some((x) => x < 0) || sum !== q.length)
+        fail('uring: concurrent io_uring_enter calls did not consume each SQE exactly once', `ring ${st.ring}: ${got.map(resName).join(' + ')} for ${q.length} valid SQEs`);
+      for (const id of q.splice(0, Math.max(0, Math.min(sum, q.length)))) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
+      continue;
+    }
     if (st.kind === 'queue') {
+      for (const id of st.reqs) queuedT0.set(id, s.t0Ns);
       const q = fifo.get(st.ring) ?? [];
       if (ret !== st.reqs.length) fail('uring: the SQ did not take a whole batch', `ring ${st.ring}: queued ${ret} of ${st.reqs.length}`);
       q.push(...st.reqs.slice(0, Math.max(0, ret)));
@@ -126,9 +173,21 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail): void {
   }
   if (strangers.length) fail('uring: completion for a request never submitted', strangers.join('; '));
   const one = new Map<number, Seen<Cqe>>();
+  const moreOf = new Map<number, number>();
   for (const r of plan.uring) {
     if (!submittedAt.has(r.id)) continue;
     const l = seen.get(r.id) ?? [];
+    if (r.multi && l.length > 0) {
+      // multishot (SEMANTICS §3.3, §3.9): CQEs with F_MORE, then one final CQE without it
+      const last = l[l.length - 1];
+      const more = l.slice(0, -1);
+      if (more.some((x) => x.c.flags !== F_MORE || x.c.res <= 0))
+        fail('uring: multishot POLL_ADD posted a CQE without F_MORE before its last', `user_data ${hex(r.userData)}: ${l.map((x) => `${resName(x.c.res)}/${hex(x.c.flags)}`).join(', ')}`);
+      if (last.c.flags & F_MORE) fail('uring: multishot POLL_ADD never posted its final CQE', `user_data ${hex(r.userData)}: ${l.length} CQEs, all with F_MORE`);
+      one.set(r.id, last);
+      moreOf.set(r.id, more.length);
+      continue;
+    }
     if (l.length === 0) fail(`uring: ${r.op} never completed`, `user_data ${hex(r.userData)} on ring ${r.ring}, submitted at step ${r.enterStep}`);
     else if (l.length > 1)
       fail(`uring: ${r.op} completed more than once`, `user_data ${hex(r.userData)} completed ${l.length} times (${l.map((x) => resName(x.c.res)).join(', ')})`);
@@ -136,39 +195,114 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail): void {
   }
   const res = (id: number) => one.get(id)?.c.res;
   const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
+  // SEMANTICS §3.11: a request whose submitter (a thread) exited before it was issued is failed from
+  // the fallback task-work path: -EFAULT (io_req_task_submit) or -ECANCELED
+  const orphaned = (r: UringReq, v: number | undefined) => !!r.byThread && v === -E.EFAULT;
+  const cancellers = plan.uring.filter((c) => (c.op === 'ASYNC_CANCEL' || c.op === 'POLL_REMOVE') && submittedAt.has(c.id));
+  // a request ends -ECANCELED (or -EINTR) only when something could cancel it: its link chain, a
+  // cancel that matches it (SEMANTICS §3.9, §3.10); nothing in a stream tears a ring down early
+  const mayBeCancelled = (r: UringReq) => r.chain !== undefined || !!r.byThread || cancellers.some((c) => couldMatch(c, r));
+  const label = (r: UringReq) => `${r.op}${r.cancelMode && r.cancelMode !== 'ud' ? `(${r.cancelMode})` : ''} ${hex(r.userData)}`;
 
   for (const [id, got] of one) {
     const r = plan.uring[id];
     const v = got.c.res;
-    if (got.c.flags !== 0) fail(`uring: ${r.op} CQE has unexpected flags`, `user_data ${hex(r.userData)}: flags ${hex(got.c.flags)}`);
-    if (!inDomain(r, v)) fail(`uring: ${r.op} result outside its domain`, `user_data ${hex(r.userData)}: res ${resName(v)}`);
+    if (got.c.flags !== 0 && !(r.multi && got.c.flags & F_MORE)) fail(`uring: ${r.op} CQE has unexpected flags`, `user_data ${hex(r.userData)}: flags ${hex(got.c.flags)}`);
+    if (!inDomain(r, v) && !orphaned(r, v)) fail(`uring: ${r.op} result outside its domain`, `user_data ${hex(r.userData)}: res ${resName(v)}`);
+    else if (cancelled(v) && !mayBeCancelled(r))
+      fail(`uring: ${r.op} was cancelled with nothing to cancel it`, `user_data ${hex(r.userData)}: res ${resName(v)}, not linked and matched by no cancel`);
+    if (r.slot !== undefined && r.inline && !cancelled(v)) {
+      // IOSQE_FIXED_FILE: the slot is read when the request is issued, inside its io_uring_enter here;
+      // an empty slot is -EBADF (SEMANTICS §3.4), and a request that got its file keeps it (§3.9)
+      if (r.slotFull && v === -E.EBADF)
+        fail(`uring: FIXED_FILE ${r.op} of a registered file failed with -EBADF`, `user_data ${hex(r.userData)}: slot ${r.slot}`);
+      if (!r.slotFull && v !== -E.EBADF)
+        fail(`uring: FIXED_FILE ${r.op} of an empty slot did not fail with -EBADF`, `user_data ${hex(r.userData)}: slot ${r.slot}, res ${resName(v)}`);
+    }
     // a timer never fires before its time (hrtimers do not fire early; the clock is CLOCK_MONOTONIC)
     if ((r.op === 'TIMEOUT' || r.op === 'LINK_TIMEOUT') && v === -E.ETIME) {
-      const t0 = submittedAt.get(id)!.t0;
+      const t0 = queuedT0.get(id) ?? submittedAt.get(id)!.t0;
       if (got.t1 < t0 + BigInt(r.ms * 1e6))
         fail(`uring: ${r.op} fired early`, `user_data ${hex(r.userData)}: ${r.ms} ms timer reaped ${Number(got.t1 - t0) / 1e6} ms after submission`);
     }
-    if (r.op === 'ASYNC_CANCEL') {
-      // SEMANTICS §3.9: 0 = found and cancelled (target ends -ECANCELED, or -EINTR if it was running)
+    if ((r.op === 'ASYNC_CANCEL' && (r.cancelMode ?? 'ud') === 'ud') || r.op === 'POLL_REMOVE') {
+      // SEMANTICS §3.9: 0 = found and cancelled (target ends -ECANCELED, or -EINTR if it was running);
+      // POLL_REMOVE finds only polls
       const target = r.cancelReq !== undefined ? plan.uring[r.cancelReq] : undefined;
-      const known = target !== undefined && target.ring === r.ring && submittedAt.has(target.id);
-      if (!known && v !== -E.ENOENT && v !== -E.ECANCELED)
+      const known = target !== undefined && target.ring === r.ring && submittedAt.has(target.id) && (r.op !== 'POLL_REMOVE' || target.op === 'POLL_ADD');
+      if (!known && v !== -E.ENOENT && v !== -E.ECANCELED && !orphaned(r, v))
         fail('uring: cancel of an unknown user_data did not return -ENOENT', `cancel ${hex(r.userData)} of ${hex(r.cancelUd!)}: ${resName(v)}`);
       if (known && v === 0) {
         const tr = res(target.id);
-        if (tr !== undefined && !cancelled(tr))
+        if (tr !== undefined && !cancelled(tr) && !orphaned(target, tr))
           fail('uring: cancel succeeded but its target was not cancelled', `cancel ${hex(r.userData)} returned 0; ${target.op} ${hex(target.userData)} completed ${resName(tr)}`);
         const reaped = reapedAt.get(target.id);
         if (reaped !== undefined && reaped < submittedAt.get(id)!.step)
           fail('uring: cancel of a completed request succeeded', `cancel ${hex(r.userData)} returned 0 for ${target.op} ${hex(target.userData)}, reaped at step ${reaped}`);
       }
     }
-    if (r.op === 'LINK_TIMEOUT' && v === -E.ETIME && r.guards !== undefined) {
-      // SEMANTICS §3.10: -ETIME means the timer cancelled its target
-      const tr = res(r.guards);
-      if (tr !== undefined && !cancelled(tr))
-        fail('uring: LINK_TIMEOUT fired but its target was not cancelled', `${plan.uring[r.guards].op} ${hex(plan.uring[r.guards].userData)} completed ${resName(tr)}`);
+    if (r.op === 'ASYNC_CANCEL' && r.cancelMode !== undefined && r.cancelMode !== 'ud' && !cancelled(v)) {
+      // ALL and ANY return the number found (SEMANTICS §3.9): never more than the requests it can match
+      // (those before it in SQ order when it is issued inline, which have not been reaped yet)
+      const cand = plan.uring.filter(
+        (q) => couldMatch(r, q) && submittedAt.has(q.id) && (!r.inline || (q.id < r.id && !((reapedAt.get(q.id) ?? Infinity) < submittedAt.get(id)!.step))),
+      );
+      if (r.cancelMode !== 'fd' && v > cand.length)
+        fail('uring: cancel found more requests than it could match', `${label(r)}: res ${v}, at most ${cand.length} (${cand.map((q) => `${q.op} ${hex(q.userData)}`).join(', ') || 'none'})`);
     }
+    if (r.op === 'LINK_TIMEOUT' && v === -E.ETIME && r.guards !== undefined) {
+      // SEMANTICS §3.10: -ETIME means the timer cancelled its target, or (docs/KERNEL-NOTES.md) that it
+      // expired while the target was completing: then the target completed at or after the expiry
+      const tr = res(r.guards);
+      const tg = one.get(r.guards);
+      const t0 = queuedT0.get(id) ?? submittedAt.get(id)!.t0;
+      if (tr !== undefined && !cancelled(tr) && !orphaned(plan.uring[r.guards], tr) && tg !== undefined && tg.t1 < t0 + BigInt(r.ms * 1e6))
+        fail('uring: LINK_TIMEOUT fired but its target was not cancelled', `${plan.uring[r.guards].op} ${hex(plan.uring[r.guards].userData)} completed ${resName(tr)}, reaped before the ${r.ms} ms timer could expire`);
+    }
+  }
+
+  // a poll armed on a pipe nothing has written, issued in SQ order before a cancel that matches it,
+  // is found by that cancel and ends -ECANCELED (SEMANTICS §3.13 item 6), unless another cancel could
+  // have taken it first
+  for (const c of cancellers) {
+    const got = one.get(c.id);
+    if (!got || !c.inline || plan.pipeWrittenAt < c.queueStep || cancelled(got.c.res)) continue;
+    const armed = plan.uring.filter(
+      (q) =>
+        q.op === 'POLL_ADD' && q.ring === c.ring && q.id < c.id && q.inline && q.chain === undefined && submittedAt.has(q.id) &&
+        couldMatch(c, q) && !cancellers.some((x) => x !== c && x.id < c.id && couldMatch(x, q)),
+    );
+    if (!armed.length) continue;
+    const v = got.c.res;
+    const all = c.op === 'ASYNC_CANCEL' && (c.cancelMode === 'udAll' || c.cancelMode === 'any' || c.cancelMode === 'fdAll');
+    if (all ? v < armed.length : v !== 0)
+      fail('uring: cancel missed an armed poll', `${label(c)}: res ${resName(v)} with ${armed.length} armed poll(s) it matches (${armed.map((q) => hex(q.userData)).join(', ')})`);
+    else
+      for (const q of all || c.cancelMode !== 'fd' ? armed : []) {
+        const qv = res(q.id);
+        if (qv !== undefined && qv !== -E.ECANCELED)
+          fail('uring: an armed poll a cancel found was not cancelled', `${label(c)} returned ${v}; POLL_ADD ${hex(q.userData)} completed ${resName(qv)}`);
+      }
+  }
+
+  // multishot polls: every one ends cancelled here (the stream cancels each); F_MORE only once the
+  // pipe had data, and at least one when it had data before any cancel of the poll was submitted
+  for (const r of plan.uring) {
+    if (!r.multi || !one.has(r.id)) continue;
+    const n = moreOf.get(r.id) ?? 0;
+    const firstCancel = Math.min(...cancellers.filter((c) => couldMatch(c, r)).map((c) => c.queueStep));
+    if (n > 0 && plan.pipeWrittenAt === Infinity)
+      fail('uring: multishot POLL_ADD fired on a pipe nothing wrote', `user_data ${hex(r.userData)}: ${n} CQE(s) with F_MORE`);
+    if (n === 0 && plan.pipeWrittenAt < firstCancel)
+      fail('uring: multishot POLL_ADD missed the data in its pipe', `user_data ${hex(r.userData)}: no F_MORE CQE although the pipe was written (step ${plan.pipeWrittenAt}) before any cancel of it`);
+  }
+  // a cancel of a multishot poll that nothing else cancelled finds it: it never ends by itself
+  for (const c of cancellers) {
+    const t = c.cancelReq !== undefined ? plan.uring[c.cancelReq] : undefined;
+    const v = one.get(c.id)?.c.res;
+    if (!t?.multi || t.ring !== c.ring || v === undefined || cancellers.some((x) => x !== c && x.id < c.id && couldMatch(x, t))) continue;
+    if (v !== 0 && v !== -E.EALREADY)
+      fail('uring: cancel missed an armed multishot poll', `${label(c)} of POLL_ADD(multishot) ${hex(t.userData)}: ${resName(v)}`);
   }
 
   for (const chain of plan.chains) {
@@ -209,6 +343,27 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail): void {
   }
 }
 
+/**
+ * Could cancel request `c` match request `r` (SEMANTICS §3.9)? By user_data; ANY: every other
+ * request of the ring; by fd: requests on that file (timeouts never), and for the pipe only polls
+ * armed on the pipe the fd named (when `c` may run later than its enter, either pipe).
+ */
+function couldMatch(c: UringReq, r: UringReq): boolean {
+  if (c.ring !== r.ring || c.id === r.id) return false;
+  if (c.op === 'POLL_REMOVE') return r.op === 'POLL_ADD' && c.cancelUd === r.userData;
+  switch (c.cancelMode ?? 'ud') {
+    case 'ud':
+    case 'udAll':
+      return c.cancelUd === r.userData;
+    case 'any':
+      return true;
+    case 'fd':
+    case 'fdAll':
+      if (c.cancelFile === -1) return r.op === 'POLL_ADD' && (!c.inline || r.pipeGen === c.pipeGen);
+      return (r.op === 'READ' || r.op === 'WRITE' || r.op === 'FSYNC') && r.file === c.cancelFile;
+  }
+}
+
 /** The results a request may legally complete with (SEMANTICS §3.5, §3.9, §3.10). */
 function inDomain(r: UringReq, v: number): boolean {
   const cancelled = v === -E.ECANCELED;
@@ -217,12 +372,17 @@ function inDomain(r: UringReq, v: number): boolean {
       return v === 0 || cancelled;
     case 'READ':
     case 'WRITE':
-      return v === r.len || cancelled || v === -E.EINTR;
+      // a registered-file slot may be empty when the request is issued: -EBADF (SEMANTICS §3.4)
+      return v === r.len || cancelled || v === -E.EINTR || (r.slot !== undefined && v === -E.EBADF);
     case 'FSYNC':
       return v === 0 || cancelled || v === -E.EINTR;
     case 'POLL_ADD':
       return v > 0 || cancelled;
     case 'ASYNC_CANCEL':
+      // ALL and ANY: a count, 0 included (SEMANTICS §3.9)
+      if (r.cancelMode === 'udAll' || r.cancelMode === 'any' || r.cancelMode === 'fdAll') return v >= 0 || cancelled;
+      return v === 0 || v === -E.ENOENT || v === -E.EALREADY || cancelled;
+    case 'POLL_REMOVE':
       return v === 0 || v === -E.ENOENT || v === -E.EALREADY || cancelled;
     case 'TIMEOUT':
       return v === 0 || v === -E.ETIME || cancelled;
@@ -315,7 +475,7 @@ interface W {
   ok: boolean;
 }
 
-function judgeFiles(plan: Plan, main: StepResult[], fail: Fail): void {
+function judgeFiles(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[] = main): void {
   const byStep = new Map<number, StepResult>();
   for (const s of main) byStep.set(s.step, s);
   const writes: W[][] = Array.from({ length: plan.files }, () => []);
@@ -330,6 +490,11 @@ function judgeFiles(plan: Plan, main: StepResult[], fail: Fail): void {
   const consumed = (r: UringReq) => {
     const e = byStep.get(r.enterStep);
     const st = plan.steps.get(r.enterStep);
+    if (st?.kind === 'threadEnter') {
+      // a thread's SQEs: consumed when the threads' io_uring_enter calls took them (SQ order)
+      const took = st.enters.reduce((a, x) => a + Math.max(0, Number(all.find((y) => y.seq === x.seq && y.step === x.step)?.ret ?? 0)), 0);
+      return st.sqpoll || st.reqs.indexOf(r.id) < took;
+    }
     return !!e && !!st && st.kind === 'enter' && st.reqs.indexOf(r.id) < Number(e.ret);
   };
   for (const r of plan.uring)

@@ -11,7 +11,7 @@ import { buildStream } from './build';
 import { Corpus } from './corpus';
 import { FaultKind, withFault } from './faults';
 import { recordFinding, recordMinimal } from './failures';
-import { StreamModel, StreamOps, streamArb, supportedOps } from './model';
+import { CANCEL_MODES, RING_KINDS, StreamModel, StreamOps, streamArb, supportedOps, UringReqModel } from './model';
 import { Failure, judge, outcomeClasses } from './oracle';
 
 /** Set `stopped` to end a run early (Ctrl-C): the current run and failure dir are finished first. */
@@ -245,10 +245,24 @@ async function shrinkFinding(
 
 /** Corpus entries this kernel can run (only operations its probe supports), newest first. */
 function corpusExamples(c: Corpus, ops: StreamOps): [StreamModel][] {
+  const kinds = ops.ringKinds ?? ['plain'];
+  const modes = ops.cancelModes ?? ['ud'];
+  const reqOk = (r: UringReqModel) =>
+    ops.uring.includes(r.op) && (!r.fixed || !!ops.fixed) && (r.op !== 'ASYNC_CANCEL' || modes.includes(CANCEL_MODES[r.cancel ?? 0]));
   const ok = (m: StreamModel) =>
     m.steps.every((s) =>
-      s.kind === 'submit' ? s.reqs.every((r) => ops.uring.includes(r.op)) : s.kind === 'aioSubmit' ? s.reqs.every((r) => ops.aio.includes(r.op)) : true,
+      s.kind === 'submit' || s.kind === 'threadSubmit'
+        ? s.reqs.every(reqOk)
+        : s.kind === 'aioSubmit'
+          ? s.reqs.every((r) => ops.aio.includes(r.op))
+          : s.kind === 'files'
+            ? !!ops.fixed
+            : s.kind === 'msPoll' || s.kind === 'msCancel'
+              ? !!ops.multishot
+              : true,
     ) &&
+    (m.kinds ?? []).every((k) => kinds.includes(RING_KINDS[k])) &&
+    (m.table === undefined || !!ops.fixed) &&
     (m.rings.length === 0 || ops.uring.length > 0) &&
     (m.ctxs === 0 || ops.aio.length > 0);
   return c.loaded

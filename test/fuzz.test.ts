@@ -13,10 +13,10 @@ import { buildStream } from '../fuzz/build';
 import { Corpus, readCorpus } from '../fuzz/corpus';
 import { FAULTS } from '../fuzz/faults';
 import { findingCount } from '../fuzz/failures';
-import { StreamModel } from '../fuzz/model';
+import { CANCEL_MODES, RING_KINDS, StreamModel } from '../fuzz/model';
 import { judge } from '../fuzz/oracle';
 import { fuzz, FuzzOptions } from '../fuzz/runner';
-import { errno } from '../src/abi';
+import { CQE_F, errno } from '../src/abi';
 import { ROOT } from '../src/paths';
 import { REPRO_CFLAGS } from '../src/repro/csource';
 import { LocalTarget } from '../src/target/local';
@@ -122,12 +122,132 @@ describe('fuzz', function () {
     }
   });
 
+  it('holds fixed files, cancels by fd, cancelled results and an overflowing CQ to their rules (SEMANTICS §3.4, §3.9)', async () => {
+    const req = { link: 0 as const, drain: false, file: 0, at: 0, words: 4, target: 0, count: 0, ms: 0 };
+    const model: StreamModel = {
+      rings: [8, 4],
+      kinds: [0, RING_KINDS.indexOf('smallcq')],
+      ctxs: 0,
+      files: 1,
+      table: [true, false, false, false],
+      steps: [
+        {
+          kind: 'submit',
+          ring: 0,
+          reqs: [
+            { ...req, op: 'READ', fixed: true, file: 0 },
+            { ...req, op: 'READ', fixed: true, file: 1 },
+            { ...req, op: 'POLL_ADD' },
+            { ...req, op: 'ASYNC_CANCEL', cancel: CANCEL_MODES.indexOf('fd'), file: 0 },
+            { ...req, op: 'NOP' },
+          ],
+        },
+        { kind: 'files', ring: 0, action: 'update', slot: 1, fill: true },
+        { kind: 'submit', ring: 0, reqs: [{ ...req, op: 'READ', fixed: true, file: 1 }] },
+        // 8 NOPs on a ring of 4 CQ entries, reaped only at the end: the CQ overflows
+        { kind: 'submit', ring: 1, reqs: Array.from({ length: 8 }, () => ({ ...req, op: 'NOP' as const })) },
+      ],
+    };
+    const t = new LocalTarget();
+    const dir = await t.makeScratch();
+    try {
+      const { program, plan } = buildStream(model, { dir });
+      const v = await t.run(program);
+      expect(judge(plan, v.trace), 'the real kernel is judged correct').to.deep.equal([]);
+      const cqe = (ud: number) => v.allCqes().find((c) => c.userData === BigInt(ud))!;
+      expect([1, 2, 3, 4, 5, 6].map((ud) => cqe(ud).res), 'slot 0 read, slot 1 empty, poll cancelled by fd, slot 1 read after the update').to.deep.equal([32, -errno.EBADF, -errno.ECANCELED, 0, 0, 32]);
+      const titles = (ud: number, res: number) => {
+        const c = cqe(ud);
+        const was = c.res;
+        c.res = res;
+        const out = judge(plan, v.trace).map((f) => f.title);
+        c.res = was;
+        return out;
+      };
+      expect(titles(2, 32)).to.include('uring: FIXED_FILE READ of an empty slot did not fail with -EBADF');
+      expect(titles(6, -errno.EBADF)).to.include('uring: FIXED_FILE READ of a registered file failed with -EBADF');
+      expect(titles(4, -errno.ENOENT)).to.include('uring: cancel missed an armed poll');
+      expect(titles(5, -errno.ECANCELED)).to.include('uring: NOP was cancelled with nothing to cancel it');
+      const state = v.trace.steps.find((x) => x.ring && x.ring.cqEntries === 4)!.ring!;
+      expect(state.cqOverflow, 'FEAT_NODROP: nothing dropped').to.equal(0);
+      state.cqOverflow = 1;
+      expect(judge(plan, v.trace).map((f) => f.title)).to.deep.equal(['uring: completions were dropped from an overflowing CQ despite FEAT_NODROP']);
+    } finally {
+      await t.removeScratch(dir);
+      await t.close();
+    }
+  });
+
+  it('holds two threads entering one batch to "each SQE once", and to -EEXIST on a SINGLE_ISSUER ring (SEMANTICS §3.5, §3.11)', async () => {
+    const req = { link: 0 as const, drain: false, file: 0, at: 0, words: 4, target: 0, count: 0, ms: 0 };
+    const t = new LocalTarget();
+    const dir = await t.makeScratch();
+    try {
+      for (const kind of ['plain', 'defer'] as const) {
+        const model: StreamModel = {
+          rings: [8],
+          kinds: [RING_KINDS.indexOf(kind)],
+          ctxs: 0,
+          files: 1,
+          threads: true,
+          steps: [{ kind: 'threadSubmit', ring: 0, reqs: [{ ...req, op: 'WRITE' }, { ...req, op: 'NOP' }] }],
+        };
+        const { program, plan } = buildStream(model, { dir });
+        const v = await t.run(program);
+        expect(judge(plan, v.trace), `${kind}: the real kernel is judged correct`).to.deep.equal([]);
+        const enters = v.trace.steps.filter((x) => x.seq !== 0);
+        expect(enters.map((x) => Number(x.ret)).sort(), kind).to.deep.equal(kind === 'plain' ? [0, 2] : [-errno.EEXIST, -errno.EEXIST]);
+        enters[0].ret = kind === 'plain' ? 2n - enters[0].ret : 0n; // as if both threads, or none, took the batch
+        expect(judge(plan, v.trace).map((f) => f.title)).to.include(
+          kind === 'plain' ? 'uring: concurrent io_uring_enter calls did not consume each SQE exactly once' : 'uring: another thread submitted on a SINGLE_ISSUER ring',
+        );
+      }
+    } finally {
+      await t.removeScratch(dir);
+      await t.close();
+    }
+  });
+
+  it('holds a multishot poll to F_MORE then one final CQE, and its cancel to finding it (SEMANTICS §3.3, §3.9)', async () => {
+    const model: StreamModel = { rings: [4], ctxs: 0, files: 1, steps: [{ kind: 'msPoll' }, { kind: 'pipeWrite' }, { kind: 'msPoll' }, { kind: 'msCancel', target: 1, remove: true }] };
+    const t = new LocalTarget();
+    const dir = await t.makeScratch();
+    try {
+      const { program, plan } = buildStream(model, { dir });
+      const v = await t.run(program);
+      expect(judge(plan, v.trace), 'the real kernel is judged correct').to.deep.equal([]);
+      const of = (ud: number) => v.allCqes().filter((c) => c.userData === BigInt(ud));
+      const more = CQE_F.MORE.value;
+      expect(of(1).map((c) => [c.res > 0 ? '+' : c.res, c.flags]), 'armed, then data: one F_MORE CQE, then cancelled').to.deep.equal([['+', more], [-errno.ECANCELED, 0]]);
+      expect(of(2).map((c) => [c.res > 0 ? '+' : c.res, c.flags]), 'armed on data: one F_MORE CQE, then cancelled').to.deep.equal([['+', more], [-errno.ECANCELED, 0]]);
+      expect(of(3).map((c) => c.res), 'POLL_REMOVE found it').to.deep.equal([0]);
+      const titles = (c: { flags: number; res: number }, key: 'flags' | 'res', value: number) => {
+        const was = c[key];
+        c[key] = value;
+        const out = judge(plan, v.trace).map((f) => f.title);
+        c[key] = was;
+        return out;
+      };
+      expect(titles(of(1)[1], 'flags', more)).to.include('uring: multishot POLL_ADD never posted its final CQE');
+      expect(titles(of(1)[0], 'flags', 0)).to.include('uring: multishot POLL_ADD posted a CQE without F_MORE before its last');
+      expect(titles(of(3)[0], 'res', -errno.ENOENT)).to.include('uring: cancel missed an armed multishot poll');
+      const first = v.trace.steps.find((x) => x.cqes.includes(of(1)[0]))!;
+      first.cqes.splice(first.cqes.indexOf(of(1)[0]), 1); // the F_MORE CQE the write must have caused
+      expect(judge(plan, v.trace).map((f) => f.title)).to.include('uring: multishot POLL_ADD missed the data in its pipe');
+    } finally {
+      await t.removeScratch(dir);
+      await t.close();
+    }
+  });
+
   it('counts a finding seen again instead of making a new dir', async () => {
     const a = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
     expect(a.findings).to.have.length(1);
     const dir = a.findings[0].dir;
     const before = findingCount(dir);
-    const b = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
+    // a fresh corpus: the first run's shrink left passing programs in its corpus, and a corpus entry
+    // runs first, where a flipped result may stay legal (an ANY cancel's count of 0 flipped to 1)
+    const b = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000, corpus: path.join(tmp, 'corpus-b.jsonl') }));
     expect(b.findings.map((f) => f.dir), 'the same title lands in the same dir').to.deep.equal([dir]);
     expect(findingCount(dir), 'count bumped').to.equal(before + 1);
     const dirs = fs.readdirSync(path.join(tmp, 'failures')).filter((d) => !d.endsWith('.jsonl'));
