@@ -15,7 +15,7 @@ import { errno, IO_URING_PARAMS_LAYOUT, IOSQE, KERNEL_TIMESPEC_LAYOUT, SETUP } f
 import { aioDestroy, aioGetevents, aioPgetevents, aioSetup, aioSubmit, aioSubmitsOf, iocb } from '../src/program/aio';
 import { arg, Program, resealProgram } from '../src/program/builder';
 import { decodeProgram } from '../src/program/decode';
-import { patternBytes } from '../src/program/pattern';
+import { patternBytes, prng } from '../src/program/pattern';
 import { aiocb, aiocbList, lioListio, placeSigevent } from '../src/program/posix-aio';
 import { encodeStruct } from '../src/program/struct';
 import { pipe2, readSmallFile, scratchFile } from '../src/program/sys';
@@ -59,18 +59,6 @@ const sha = (parts: (string | Buffer)[]): string => {
   for (const p of parts) h.update(typeof p === 'string' ? p : p).update('\0');
   return h.digest('hex');
 };
-
-/** A small deterministic PRNG (mulberry32): the corpora must not depend on Math.random. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Fuzzer models: the programs whose speed matters. */
 function models(): StreamModel[] {

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command } from 'commander';
-import { CRASH_FS, CrashFs, crashCampaign, FSCK } from '../crash/check';
+import { CRASH_FS, CrashFs, crashCampaign, emptyRows, FSCK } from '../crash/check';
 import { CrashReport, crashExitCode, crashJson, formatCrash } from '../report/crash';
 import { selectWorkloads } from '../../suites/fsync/workloads';
 import { TargetError } from '../target/target';
@@ -129,17 +129,7 @@ export function registerCrash(program: Command): void {
           // a VM that would not boot or died under the checker: this filesystem's rows say so, the others still run
           const why = (e as Error).message.split('\n')[0];
           log(`${f}: ${why}`);
-          for (const w of a.workloads)
-            report.rows.push({
-              fs: f,
-              workload: w.name,
-              iface: w.iface,
-              datasync: w.datasync,
-              marks: 0,
-              statesChecked: 0,
-              violations: 0,
-              error: why,
-            });
+          report.rows.push(...emptyRows(f, a.workloads, why));
         }
       }
       const text = formatCrash(report);

@@ -228,6 +228,15 @@ export interface CrashRow {
   error?: string;
 }
 
+/** A row per workload with nothing checked yet (or, with `error`, nothing checked because of it). */
+export function emptyRows(fs: CrashFs, workloads: readonly FsyncWorkload[], error?: string): CrashRow[] {
+  return workloads.map((w) => ({
+    ...{ fs, workload: w.name, iface: w.iface, datasync: w.datasync },
+    ...{ marks: 0, statesChecked: 0, violations: 0 },
+    ...(error === undefined ? {} : { error }),
+  }));
+}
+
 /** One state that broke its mark. */
 export interface CrashViolation {
   fs: CrashFs;
@@ -290,15 +299,7 @@ const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
  */
 export async function crashCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const log = o.log ?? (() => undefined);
-  const rows: CrashRow[] = o.workloads.map((w) => ({
-    fs: o.fs,
-    workload: w.name,
-    iface: w.iface,
-    datasync: w.datasync,
-    marks: 0,
-    statesChecked: 0,
-    violations: 0,
-  }));
+  const rows = emptyRows(o.fs, o.workloads);
   const programs = new Map<string, Program>();
   const logDir = path.join(o.outDir, 'logs');
   const t0 = Date.now();

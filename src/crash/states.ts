@@ -14,6 +14,7 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import { prng } from '../program/pattern';
 import type { LogEntry, Mark, Recording } from './log';
 
 /** One crash state: its recipe (which logged entries are on the disk). */
@@ -74,18 +75,6 @@ export function windowEnd(entries: readonly LogEntry[], at: number): number {
     if (e.kind === 'mark' && e.mark.file === m.mark.file) return i;
   }
   return entries.length;
-}
-
-/** mulberry32: a small seeded PRNG, the same numbers on every platform. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** FNV-1a 32 of a string: mixes the mark id into the seed, so marks get different subsets. */

@@ -70,3 +70,15 @@ export function programChecksum(data: Uint8Array): number {
   for (let i = 0; i < words; i++) h = Math.imul(h ^ dv.getUint32(4 * i, true), 0x01000193);
   return fnv1a32Tail(h >>> 0, data, 4 * words);
 }
+
+/** mulberry32: a small seeded PRNG, the same numbers on every platform. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

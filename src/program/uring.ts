@@ -180,3 +180,8 @@ export function ringFds(
   const step = seq.syscall(SYSCALLS.io_uring_register, [arg.ring(h.ring), (op.value | use) >>> 0, arg.buf(upd), 1]);
   return { step, upd, index: arg.load32(upd, f.offset.offset) };
 }
+
+/** `n` NOP SQEs with user_data base, base+1, … */
+export function nopSqes(n: number, base = 1): RawStruct[] {
+  return Array.from({ length: n }, (_, i) => sqe({ opcode: 'NOP', user_data: base + i }));
+}

@@ -3,7 +3,8 @@
  * rule it rests on. Skips come only from the probe or a missing requirement, always with a reason.
  */
 import type { Capabilities } from '../target/caps';
-import { aioSupports, uringSupports } from '../target/caps';
+import { aioSupports, refusedSetupFlags, uringSupports } from '../target/caps';
+import { SETUP } from '../abi';
 import type { KernelFinding, Target } from '../target/target';
 import { withLedger } from '../oracle/ledger';
 import { suiteTarget } from './context';
@@ -122,4 +123,17 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
   });
   test.timeout(meta.timeoutMs ?? 30_000);
   TEST_META.set(test, meta);
+}
+
+/** The name of an IORING_SETUP_* flag. */
+export type SetupFlagName = Extract<keyof typeof SETUP, string>;
+
+/**
+ * Skip unless the probe saw io_uring_setup accept every one of these flags (and fail where mainline has had
+ * them: `refusedSetupFlags`); returns their bits.
+ */
+export function needSetupFlags({ caps, skip }: TestContext, ...names: SetupFlagName[]): number {
+  const why = refusedSetupFlags(caps, names);
+  if (why) skip(why);
+  return names.reduce((a, n) => a | SETUP[n].value, 0);
 }

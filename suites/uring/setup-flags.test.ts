@@ -4,31 +4,22 @@
  * §3.5; man io_uring_setup(2), io_uring_enter(2), io_uring_register(2).
  */
 import { expect } from 'chai';
-import { ENTER, errno, GETEVENTS_ARG_LAYOUT, IO_URING_PARAMS_LAYOUT, KERNEL_TIMESPEC_LAYOUT, REGISTER, SETUP, SYSCALLS } from '../../src/abi';
+import { ENTER, errno, GETEVENTS_ARG_LAYOUT, IO_URING_PARAMS_LAYOUT, KERNEL_TIMESPEC_LAYOUT, REGISTER, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
 import { pipe2 } from '../../src/program/sys';
-import { enter, reap, setupRing, sqe, submit } from '../../src/program/uring';
-import { conformance, TestContext } from '../../src/suite/conformance';
-import { refusedSetupFlags } from '../../src/target/caps';
+import { enter, nopSqes, reap, setupRing, sqe, submit } from '../../src/program/uring';
+import { conformance, needSetupFlags, SetupFlagName } from '../../src/suite/conformance';
 
-type SetupName = Extract<keyof typeof SETUP, string>;
 
-/** Skip unless the probe saw io_uring_setup accept every one of these flags; their bits. */
-function needFlags({ caps, skip }: TestContext, ...names: SetupName[]): number {
-  const why = refusedSetupFlags(caps, names);
-  if (why) skip(why);
-  return names.reduce((a, n) => a | SETUP[n].value, 0);
-}
 
-const nops = (n: number, base = 1) => Array.from({ length: n }, (_, i) => sqe({ opcode: 'NOP', user_data: base + i }));
 const IORING_MAX_ENTRIES = 32768;
 
 conformance(
   'uring.setup with IORING_SETUP_CLAMP clamps too many entries instead of failing with -EINVAL',
   { ops: ['uring.setup'], rule: 'man io_uring_setup(2) IORING_SETUP_CLAMP; SEMANTICS §3.4' },
   async (ctx) => {
-    const clamp = needFlags(ctx, 'CLAMP');
+    const clamp = needSetupFlags(ctx, 'CLAMP');
     const p = new Program();
     const plain = setupRing(p.main, { entries: IORING_MAX_ENTRIES + 1 });
     const clamped = setupRing(p.main, { entries: IORING_MAX_ENTRIES + 1, flags: clamp });
@@ -44,11 +35,11 @@ conformance(
   'uring.setup with IORING_SETUP_R_DISABLED: io_uring_enter fails with -EBADFD until IORING_REGISTER_ENABLE_RINGS',
   { ops: ['uring.setup', 'uring.register', 'uring.NOP'], rule: 'man io_uring_register(2) IORING_REGISTER_ENABLE_RINGS; SEMANTICS §3.5' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'R_DISABLED');
+    const flags = needSetupFlags(ctx, 'R_DISABLED');
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4, flags });
-    const early = submit(s, h, nops(1), 1);
+    const early = submit(s, h, nopSqes(1), 1);
     const enable = s.syscall(SYSCALLS.io_uring_register, [arg.ring(h.ring), REGISTER.ENABLE_RINGS.value, 0, 0]);
     const late = enter(s, h, 1, 1, ENTER.GETEVENTS.value);
     const c = reap(s, h, 1, 2);
@@ -64,7 +55,7 @@ conformance(
   'uring.setup with IORING_SETUP_SUBMIT_ALL: a failing SQE does not stop the batch',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_SUBMIT_ALL; SEMANTICS §3.5' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'SUBMIT_ALL');
+    const flags = needSetupFlags(ctx, 'SUBMIT_ALL');
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4, flags });
@@ -84,7 +75,7 @@ conformance(
   'uring.setup with IORING_SETUP_SQE128 and IORING_SETUP_CQE32: 128-byte SQEs in, 32-byte CQEs out',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_SQE128, IORING_SETUP_CQE32' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'SQE128', 'CQE32');
+    const flags = needSetupFlags(ctx, 'SQE128', 'CQE32');
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4, flags });
@@ -130,7 +121,7 @@ conformance(
   'uring.setup with IORING_SETUP_DEFER_TASKRUN: completions are posted only when the submitter waits for them',
   { ops: ['uring.setup', 'uring.POLL_ADD'], rule: 'man io_uring_setup(2) IORING_SETUP_DEFER_TASKRUN; SEMANTICS §3.4' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'SINGLE_ISSUER', 'DEFER_TASKRUN');
+    const flags = needSetupFlags(ctx, 'SINGLE_ISSUER', 'DEFER_TASKRUN');
     const p = new Program();
     const s = p.main;
     const { r, w } = pipe2(s);
@@ -160,12 +151,12 @@ for (const [names, opts] of [
     `uring.setup with IORING_SETUP_${names.join(' | IORING_SETUP_')}: a ring that completes NOPs`,
     { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2); SEMANTICS §3.4' },
     async (ctx) => {
-      const flags = needFlags(ctx, ...(names as readonly SetupName[]));
+      const flags = needSetupFlags(ctx, ...(names as readonly SetupFlagName[]));
       const p = new Program();
       const s = p.main;
       const h = setupRing(s, { entries: 4, flags, sqThreadIdle: 'sqThreadIdle' in opts ? opts.sqThreadIdle : 0 });
       if ('idleFirstMs' in opts) s.sleep(opts.idleFirstMs);
-      const sub = submit(s, h, nops(3, 0x40));
+      const sub = submit(s, h, nopSqes(3, 0x40));
       const c = reap(s, h, 3, 4);
       const v = await ctx.target.run(p);
       expect(v.ret(h.setup), 'io_uring_setup accepts what the probe said it accepts').to.be.at.least(0);
@@ -182,7 +173,7 @@ conformance(
   'uring.setup with IORING_SETUP_IOPOLL: an op without polled completion (FSYNC, POLL_ADD) completes with -EINVAL',
   { ops: ['uring.setup', 'uring.FSYNC', 'uring.POLL_ADD'], rule: 'SEMANTICS §3.5 (io_init_req item 5: non-iopoll op on an IOPOLL ring)' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'IOPOLL');
+    const flags = needSetupFlags(ctx, 'IOPOLL');
     const p = new Program();
     const s = p.main;
     const { r } = pipe2(s);

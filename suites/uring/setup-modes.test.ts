@@ -27,22 +27,13 @@ import {
 import { arg, ArgLike, Program, Sequence, StepRef } from '../../src/program/builder';
 import { pipe2, readSmallFile } from '../../src/program/sys';
 import type { TraceView } from '../../src/program/trace';
-import { reap, RingHandle, ringFds, setupRing, sqe, submit } from '../../src/program/uring';
+import { nopSqes, reap, RingHandle, ringFds, setupRing, sqe, submit } from '../../src/program/uring';
 import { byUserData } from '../../src/oracle/uring-net';
 import { waitStatus } from '../../src/oracle/exit';
-import { conformance, TestContext } from '../../src/suite/conformance';
-import { refusedSetupFlags } from '../../src/target/caps';
+import { conformance, needSetupFlags, TestContext } from '../../src/suite/conformance';
 
-type SetupName = Extract<keyof typeof SETUP, string>;
 
-/** Skip unless the probe saw io_uring_setup accept every one of these flags (fail where it should have); their bits. */
-function needFlags({ caps, skip }: TestContext, ...names: SetupName[]): number {
-  const why = refusedSetupFlags(caps, names);
-  if (why) skip(why);
-  return names.reduce((a, n) => a | SETUP[n].value, 0);
-}
 
-const nops = (n: number, base = 1) => Array.from({ length: n }, (_, i) => sqe({ opcode: 'NOP', user_data: base + i }));
 const PAGE = 4096;
 /** A number no process has open: fds stay below fs.nr_open, whose ceiling is below INT_MAX. */
 const NO_FD = 0x7fffffff;
@@ -63,11 +54,11 @@ conformance(
   'uring.setup with IORING_SETUP_NO_MMAP: the kernel reads SQEs from and writes CQEs into the caller’s pages',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_NO_MMAP; SEMANTICS §3.4' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'NO_MMAP');
+    const flags = needSetupFlags(ctx, 'NO_MMAP');
     const p = new Program();
     const s = p.main;
     const { h, sqPage, cqPage } = userRing(s, flags);
-    const sub = submit(s, h, nops(3, 0x70));
+    const sub = submit(s, h, nopSqes(3, 0x70));
     const c = reap(s, h, 3, 4);
     const sqes = s.dump(sqPage);
     const rings = s.dump(cqPage);
@@ -96,7 +87,7 @@ conformance(
     rule: 'man io_uring_setup(2) IORING_SETUP_NO_MMAP ("a subsequent attempt to mmap(2) the io_uring file descriptor will fail"); the error comes from the ring’s get_unmapped_area, which reports every refusal as ENOMEM',
   },
   async (ctx) => {
-    const flags = needFlags(ctx, 'NO_MMAP');
+    const flags = needSetupFlags(ctx, 'NO_MMAP');
     const p = new Program();
     const s = p.main;
     const { h } = userRing(s, flags);
@@ -116,7 +107,7 @@ conformance(
   'uring.setup with IORING_SETUP_NO_MMAP refuses memory it cannot pin: unmapped → -EFAULT, not page aligned → -EINVAL',
   { ops: ['uring.setup'], rule: 'man io_uring_setup(2) IORING_SETUP_NO_MMAP; kernel io_uring/memmap.c (alignment check, then pin_user_pages)' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'NO_MMAP');
+    const flags = needSetupFlags(ctx, 'NO_MMAP');
     const p = new Program();
     const s = p.main;
     const cases = {
@@ -147,12 +138,12 @@ conformance(
     rule: 'man io_uring_setup(2) IORING_SETUP_REGISTERED_FD_ONLY; man io_uring_register(2) IORING_REGISTER_USE_REGISTERED_RING, IORING_UNREGISTER_RING_FDS; SEMANTICS §3.5 (-EBADF: unknown registered-ring index)',
   },
   async (ctx) => {
-    const flags = needFlags(ctx, 'NO_MMAP', 'REGISTERED_FD_ONLY');
+    const flags = needSetupFlags(ctx, 'NO_MMAP', 'REGISTERED_FD_ONLY');
     const p = new Program();
     const s = p.main;
     const { h } = userRing(s, flags);
     // submit() enters with IORING_ENTER_REGISTERED_RING for such a ring
-    const sub = submit(s, h, nops(2, 0x80));
+    const sub = submit(s, h, nopSqes(2, 0x80));
     const c = reap(s, h, 2, 4);
     // io_uring_register reaches it with IORING_REGISTER_USE_REGISTERED_RING
     const probeBuf = p.buf(PROBE_LAYOUT.size + PROBE_OP_LAYOUT.size);
@@ -180,7 +171,7 @@ conformance(
   'uring.setup with IORING_SETUP_REGISTERED_FD_ONLY but without IORING_SETUP_NO_MMAP fails with -EINVAL',
   { ops: ['uring.setup'], rule: 'man io_uring_setup(2) ERRORS (EINVAL: REGISTERED_FD_ONLY without NO_MMAP); SEMANTICS §3.4' },
   async (ctx) => {
-    needFlags(ctx, 'NO_MMAP', 'REGISTERED_FD_ONLY');
+    needSetupFlags(ctx, 'NO_MMAP', 'REGISTERED_FD_ONLY');
     const p = new Program();
     const h = setupRing(p.main, { entries: 4, flags: SETUP.REGISTERED_FD_ONLY.value });
     const v = await ctx.target.run(p);
@@ -202,7 +193,7 @@ conformance(
     const h = setupRing(s, { entries: 4 });
     const reg = ringFds(s, h, -1); // offset -1: the kernel picks the index and writes it back
     const upd = s.dump(reg.upd);
-    const sub = submit(s, h, nops(2, 0x90), 2, reg.index);
+    const sub = submit(s, h, nopSqes(2, 0x90), 2, reg.index);
     const c = reap(s, h, 2, 4);
     const unreg = ringFds(s, h, reg.index, { unregister: true });
     const viaIndex = (i: ArgLike) => s.syscall(SYSCALLS.io_uring_enter, [i, 0, 0, ENTER.REGISTERED_RING.value, 0, 0]);
@@ -262,7 +253,7 @@ conformance(
   'uring.setup with IORING_SETUP_ATTACH_WQ: a ring on another ring’s io-wq completes punted (IOSQE_ASYNC) NOPs',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_ATTACH_WQ; SEMANTICS §3.4' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'ATTACH_WQ');
+    const flags = needSetupFlags(ctx, 'ATTACH_WQ');
     const p = new Program();
     const s = p.main;
     const first = setupRing(s, { entries: 4 });
@@ -288,7 +279,7 @@ conformance(
     rule: 'man io_uring_setup(2) ERRORS (ENXIO: wq_fd does not refer to an io_uring instance); a pipe gets -EINVAL on every kernel measured (docs/KERNEL-NOTES.md)',
   },
   async (ctx) => {
-    needFlags(ctx, 'ATTACH_WQ', 'SQPOLL');
+    needSetupFlags(ctx, 'ATTACH_WQ', 'SQPOLL');
     const p = new Program();
     const s = p.main;
     const { r } = pipe2(s);
@@ -324,7 +315,7 @@ conformance(
     rule: 'man io_uring_setup(2) IORING_SETUP_ATTACH_WQ ("the sq polling thread will be shared, if IORING_SETUP_SQPOLL is set"); SQ threads are threads of the process (SEMANTICS §3.11)',
   },
   async (ctx) => {
-    needFlags(ctx, 'SQPOLL', 'ATTACH_WQ');
+    needSetupFlags(ctx, 'SQPOLL', 'ATTACH_WQ');
     const p = new Program();
     // a forked child starts with one thread, so every thread it gains is the kernel's
     const child = p.seq();
@@ -337,7 +328,7 @@ conformance(
     const t2 = status();
     const c = setupRing(child, { ...sqpoll, flags: SETUP.SQPOLL.value });
     const t3 = status();
-    const sub = submit(child, b, nops(2, 0xa0));
+    const sub = submit(child, b, nopSqes(2, 0xa0));
     const got = reap(child, b, 2, 4);
     const pid = p.pid();
     p.main.fork(child, pid);
@@ -373,12 +364,12 @@ conformance(
   'uring.setup with IORING_SETUP_SQ_AFF: with SQPOLL and an allowed CPU the ring works; a CPU past the last possible one → -EINVAL; without SQPOLL → -EINVAL',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_SQ_AFF and ERRORS (EINVAL: SQ_AFF without SQPOLL); kernel io_uring/sqpoll.c (cpu ≥ nr_cpu_ids → -EINVAL)' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'SQPOLL', 'SQ_AFF');
+    const flags = needSetupFlags(ctx, 'SQPOLL', 'SQ_AFF');
     const { allowed, impossible } = await cpus(ctx);
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4, flags, sqThreadCpu: allowed, sqThreadIdle: 1000 });
-    const sub = submit(s, h, nops(2, 0xb0));
+    const sub = submit(s, h, nopSqes(2, 0xb0));
     const c = reap(s, h, 2, 4);
     const bad = setupRing(s, { entries: 4, flags, sqThreadCpu: impossible });
     const alone = setupRing(s, { entries: 4, flags: SETUP.SQ_AFF.value, sqThreadCpu: allowed });
@@ -397,12 +388,12 @@ conformance(
   'uring.setup with IORING_SETUP_HYBRID_IOPOLL: refused (-EINVAL) without IOPOLL; with IOPOLL a ring that completes NOPs',
   { ops: ['uring.setup', 'uring.NOP'], rule: 'man io_uring_setup(2) IORING_SETUP_HYBRID_IOPOLL ("must be used with IORING_SETUP_IOPOLL"); SEMANTICS §3.4 invalid combinations' },
   async (ctx) => {
-    const flags = needFlags(ctx, 'IOPOLL', 'HYBRID_IOPOLL');
+    const flags = needSetupFlags(ctx, 'IOPOLL', 'HYBRID_IOPOLL');
     const p = new Program();
     const s = p.main;
     const alone = setupRing(s, { entries: 4, flags: SETUP.HYBRID_IOPOLL.value });
     const h = setupRing(s, { entries: 4, flags });
-    const sub = submit(s, h, nops(2, 0xc0));
+    const sub = submit(s, h, nopSqes(2, 0xc0));
     const c = reap(s, h, 2, 4);
     const v = await ctx.target.run(p);
     expect(v.ret(alone.setup), 'HYBRID_IOPOLL alone').to.equal(-errno.EINVAL);
