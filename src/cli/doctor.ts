@@ -4,6 +4,7 @@ import { findExecutable } from '../tools';
 import { findBusybox } from '../vm/initramfs';
 import { accelerator } from '../vm/qemu';
 import { ADDON, EXEC_BIN } from '../paths';
+import { LIBELF_HEADER } from '../vm/build';
 
 /** One check. */
 export interface DoctorItem {
@@ -73,6 +74,17 @@ export async function doctor(): Promise<DoctorItem[]> {
     tool('mkfs.ext4', 'mkfs.ext4', 'ext4 scratch filesystems in VMs'),
     tool('mkfs.xfs', 'mkfs.xfs', 'xfs scratch filesystems in VMs'),
     tool('mkfs.btrfs', 'mkfs.btrfs', 'btrfs scratch filesystems in VMs'),
+    tool('flex', 'flex', 'building coverage/debug kernels (kasync kernels build)'),
+    tool('bison', 'bison', 'building coverage/debug kernels (kasync kernels build)'),
+    tool('bc', 'bc', 'building coverage/debug kernels (kasync kernels build)'),
+    {
+      name: 'libelf-dev',
+      ok: fs.existsSync(LIBELF_HEADER),
+      found: fs.existsSync(LIBELF_HEADER) ? LIBELF_HEADER : `${LIBELF_HEADER} missing (apt-get install libelf-dev)`,
+      disables: 'building coverage/debug kernels (kasync kernels build: objtool needs it)',
+    },
+    tool('gcov', 'gcov', 'kernel line coverage (kasync coverage)'),
+    tool('genhtml', 'genhtml', 'the HTML page of kasync coverage --output (lcov)'),
   ];
 }
 

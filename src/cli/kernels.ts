@@ -1,6 +1,8 @@
 /** `kasync kernels list | fetch`: what the catalogue offers, what is cached, and fetching ahead of a run. */
 import type { Command } from 'commander';
 import { listKernels, KernelListing, resolveKernel } from '../vm/kernels';
+import { buildKernel, Profile, PROFILES } from '../vm/build';
+import { UsageError } from './usage';
 
 /** The human form of `kernels list`. */
 export function formatKernelListing(l: KernelListing): string {
@@ -46,5 +48,28 @@ export function registerKernels(program: Command): void {
         const k = await resolveKernel(spec, { modules: o.modules, log: (line) => process.stderr.write(`${line}\n`) });
         process.stdout.write(`${spec}  ${k.release}  ${k.vmlinuz}${k.modulesDir ? `  ${k.modulesDir}` : ''}\n`);
       }
+    });
+
+  kernels
+    .command('build')
+    .description('build a small VM kernel from Debian\'s linux-source package (or --kernel-tree) with a config profile')
+    .argument('<source>', 'debian-src:6.12 or debian-src:6.1 (ignored with --kernel-tree)')
+    .requiredOption('--profile <name>', PROFILES.join(' | '))
+    .option('--kernel-tree <dir>', 'build this kernel source tree instead (it is not written: the build uses O=)')
+    .option('--jobs <n>', 'make -j (default: the number of CPUs)')
+    .action(async (source: string, o: { profile: string; kernelTree?: string; jobs?: string }) => {
+      if (!(PROFILES as readonly string[]).includes(o.profile))
+        throw new UsageError(`unknown profile '${o.profile}' (${PROFILES.join(', ')})`);
+      const jobs = o.jobs === undefined ? undefined : Number(o.jobs);
+      if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0))
+        throw new UsageError(`--jobs '${o.jobs}' is not a positive integer`);
+      const b = await buildKernel({
+        spec: source,
+        profile: o.profile as Profile,
+        kernelTree: o.kernelTree,
+        jobs,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(`${b.record.spec}  ${b.record.release}  ${b.bzImage}${b.cached ? '  (cached)' : ''}\n`);
     });
 }

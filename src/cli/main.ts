@@ -23,6 +23,7 @@ import { registerRepro } from './repro';
 import { registerFuzz } from './fuzz';
 import { registerMatrix } from './matrix';
 import { registerCrash } from './crash';
+import { registerCoverage } from './coverage';
 
 export { UsageError };
 
@@ -151,6 +152,7 @@ export function buildCli(): Command {
   registerFuzz(program);
   registerMatrix(program);
   registerCrash(program);
+  registerCoverage(program);
   return program;
 }
 

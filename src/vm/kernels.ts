@@ -104,6 +104,12 @@ export async function resolveKernel(spec: string, opts: ResolveOptions = {}): Pr
     if (opts.modules !== undefined) throw new UsageError(`--modules is for a kernel given as a path, not ${spec}`);
     return resolveDebianKernel(spec, aptSource(opts.log), opts);
   }
+  if (spec.startsWith('debian-src:')) {
+    if (opts.modules !== undefined) throw new UsageError(`--modules is for a kernel given as a path, not ${spec}`);
+    // a kernel `kasync kernels build` made; build.ts imports this module, so it is loaded on use
+    const { resolveBuiltKernel } = await import('./build');
+    return resolveBuiltKernel(spec);
+  }
   if (/^[a-z]+:/.test(spec) && !fs.existsSync(spec))
     throw new UsageError(`unknown kernel '${spec}' (host, ${Object.keys(CATALOGUE).join(', ')}, or a bzImage path)`);
   return resolvePathKernel(spec, opts);
