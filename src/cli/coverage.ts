@@ -15,11 +15,12 @@ import { findExecutable } from '../tools';
 import { buildOfImage } from '../vm/build';
 import { resolveKernel } from '../vm/kernels';
 import type { ScratchFs } from '../vm/qemu';
-import { UsageError } from './usage';
+import { grepOption, UsageError } from './usage';
 
 interface CoverageOpts {
   kernel: string;
   suite?: string;
+  grep?: string;
   json?: boolean;
   output?: string;
   fs?: string;
@@ -38,11 +39,13 @@ export function registerCoverage(program: Command): void {
       'a coverage build: debian-src:6.12/coverage, or the bzImage path kernels build printed',
     )
     .option('-s, --suite <names>', 'only these suites, comma-separated (default: all)')
+    .option('-g, --grep <regexp>', 'only tests whose title matches')
     .option('--json', 'print the JSON summary as the last line')
     .option('--output <dir>', 'write lcov tracefiles per suite, summary.json and (with genhtml) an HTML report here')
     .option('--fs <type>', "the VM's scratch filesystem: tmpfs, ext4, xfs, btrfs")
     .option('--log-dir <dir>', 'keep the console logs here')
     .action(async (o: CoverageOpts) => {
+      const grep = grepOption(o.grep);
       const present = suiteNames();
       if (present.length === 0)
         throw new UsageError('no compiled suites under dist/suites: run npm ci (or npm run build)');
@@ -81,6 +84,7 @@ export function registerCoverage(program: Command): void {
           const run = await runSuites({
             target,
             suites: [suite],
+            grep,
             onTest: (t, d, n) => {
               if (t.status === 'fail') say(`[${d}/${n}] FAIL ${t.title} — ${t.reason}`);
             },

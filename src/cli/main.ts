@@ -14,7 +14,7 @@ import { doctor, formatDoctor } from './doctor';
 import { formatProbe, probeJson } from './probe-format';
 import { kernelOptions, TargetOpts, withTarget } from './targets';
 import { TargetError } from '../target/target';
-import { UsageError } from './usage';
+import { grepOption, UsageError } from './usage';
 import type { Capabilities } from '../target/caps';
 import { killAllVms } from '../vm/qemu';
 import { formatOpsCoverage, opsCoverage } from '../report/coverage';
@@ -78,12 +78,7 @@ export function buildCli(): Command {
     .action(async (o: TargetOpts & { reporter: string; output?: string; grep?: string; suite?: string; coverageOps?: boolean }) => {
       const reporter = o.reporter;
       if (!isReporterName(reporter)) throw new UsageError(`unknown reporter '${reporter}' (${reporterNames.join(', ')})`);
-      let grep: RegExp | undefined;
-      try {
-        grep = o.grep ? new RegExp(o.grep) : undefined;
-      } catch {
-        throw new UsageError(`--grep '${o.grep}' is not a regular expression`);
-      }
+      const grep = grepOption(o.grep);
       const present = suiteNames();
       if (present.length === 0) throw new UsageError('no compiled suites under dist/suites: run npm ci (or npm run build)');
       const suites = o.suite ? o.suite.split(',').map((s) => s.trim()) : undefined;
