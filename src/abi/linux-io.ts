@@ -123,3 +123,12 @@ export const IOPRIO = constants('IOPRIO_', LINUX_IOPRIO_H, {
   NR_CLASSES: [8, '6.5', { unverified: true }],
   NR_LEVELS: [8, '6.5', { unverified: true, note: 'levels 0..7 of RT and BE' }],
 });
+
+/** `SOL_SOCKET` option names (`SO_*`, `<asm-generic/socket.h>` via `<sys/socket.h>`), those the suites use. */
+export const SO = constants('SO_', SYS_SOCKET_H, { TYPE: 3, SNDBUF: 7, RCVBUF: 8, PROTOCOL: 38, DOMAIN: 39 }, 'SO');
+
+/**
+ * Queue-size ioctls (`<asm/ioctls.h>`); `<linux/sockios.h>` names them SIOCINQ (FIONREAD) and SIOCOUTQ
+ * (TIOCOUTQ) on sockets.
+ */
+export const QUEUE_IOCTL = constants('', '<asm/ioctls.h>', { FIONREAD: 0x541b, TIOCOUTQ: 0x5411 }, 'QUEUE_IOCTL');

@@ -299,3 +299,11 @@ export const URING_CONST = constants('IORING_', IO_URING_H, {
   PERSONALITY_MAX: [65535, '5.6', { internal: true, note: 'personality ids are 1..65535 (SEMANTICS §3.8)' }],
   RINGFD_REG_MAX: [16, '5.18', { internal: true, cName: 'IO_RINGFD_REG_MAX', note: 'registered ring fds per task (man io_uring_register(2))' }],
 }, 'IORING_CONST');
+
+/** `IORING_OP_URING_CMD` command ops on a socket (`sqe->cmd_op`, `SOCKET_URING_OP_*`, io_uring/cmd_net.c). */
+export const SOCKET_URING_OP = enumeration('SOCKET_URING_OP_', IO_URING_H, {
+  SIOCINQ: [0, '6.7'],
+  SIOCOUTQ: [1, '6.7'],
+  GETSOCKOPT: [2, '6.7'],
+  SETSOCKOPT: [3, '6.7'],
+});

@@ -222,6 +222,75 @@ export const RSRC_UPDATE_LAYOUT = layout(
   },
 );
 
+/** `struct io_uring_rsrc_register`, 32 bytes, for `IORING_REGISTER_FILES2` / `BUFFERS2` (nr_args is its size). */
+export const RSRC_REGISTER_LAYOUT = layout(
+  { id: 'io_uring_rsrc_register', cType: 'struct io_uring_rsrc_register', header: IO_URING_H, size: 32, since: '5.13' },
+  {
+    nr: [0, 4],
+    flags: [4, 4, { since: '5.19', formerly: 'resv' }],
+    resv2: [8, 8],
+    data: [16, 8],
+    tags: [24, 8],
+  },
+);
+
+/** `struct io_uring_rsrc_update2`, 32 bytes, for `IORING_REGISTER_FILES_UPDATE2` / `BUFFERS_UPDATE`. */
+export const RSRC_UPDATE2_LAYOUT = layout(
+  { id: 'io_uring_rsrc_update2', cType: 'struct io_uring_rsrc_update2', header: IO_URING_H, size: 32, since: '5.13' },
+  {
+    offset: [0, 4],
+    resv: [4, 4],
+    data: [8, 8],
+    tags: [16, 8],
+    nr: [24, 4],
+    resv2: [28, 4],
+  },
+);
+
+/** `struct io_uring_file_index_range`, 16 bytes, for `IORING_REGISTER_FILE_ALLOC_RANGE`. */
+export const FILE_INDEX_RANGE_LAYOUT = layout(
+  {
+    id: 'io_uring_file_index_range',
+    cType: 'struct io_uring_file_index_range',
+    header: IO_URING_H,
+    size: 16,
+    since: '6.0',
+  },
+  {
+    off: [0, 4],
+    len: [4, 4],
+    resv: [8, 8],
+  },
+);
+
+/** `struct io_uring_clone_buffers`, 32 bytes, for `IORING_REGISTER_CLONE_BUFFERS` (the ranges are 6.13's). */
+export const CLONE_BUFFERS_LAYOUT = layout(
+  { id: 'io_uring_clone_buffers', cType: 'struct io_uring_clone_buffers', header: IO_URING_H, size: 32, since: '6.12' },
+  {
+    src_fd: [0, 4],
+    flags: [4, 4],
+    src_off: [8, 4, { since: '6.13', formerly: 'pad' }],
+    dst_off: [12, 4, { since: '6.13' }],
+    nr: [16, 4, { since: '6.13' }],
+    pad: [20, 12, { count: 3 }],
+  },
+);
+
+/** `struct io_uring_clock_register`, 16 bytes, for `IORING_REGISTER_CLOCK`. */
+export const CLOCK_REGISTER_LAYOUT = layout(
+  {
+    id: 'io_uring_clock_register',
+    cType: 'struct io_uring_clock_register',
+    header: IO_URING_H,
+    size: 16,
+    since: '6.12',
+  },
+  {
+    clockid: [0, 4],
+    __resv: [4, 12, { count: 3 }],
+  },
+);
+
 /** Entry sizes in bytes, for ring arithmetic. */
 export const URING_SIZES = Object.freeze({
   SQE: SQE_LAYOUT.size,
@@ -232,3 +301,60 @@ export const URING_SIZES = Object.freeze({
   PROBE: PROBE_LAYOUT.size,
   PROBE_OP: PROBE_OP_LAYOUT.size,
 });
+
+/** `struct io_uring_buf`, 16 bytes: one entry of a provided-buffer ring; entry 0's `resv` is the ring's `tail`. */
+export const BUF_LAYOUT = layout(
+  { id: 'io_uring_buf', cType: 'struct io_uring_buf', header: IO_URING_H, size: 16, since: '5.19' },
+  {
+    addr: [0, 8],
+    len: [8, 4],
+    bid: [12, 2],
+    resv: [14, 2, { note: 'in entry 0: the ring tail (struct io_uring_buf_ring)' }],
+  },
+);
+
+/** `struct io_uring_buf_reg`, 40 bytes, for `IORING_(UN)REGISTER_PBUF_RING`. */
+export const BUF_REG_LAYOUT = layout(
+  { id: 'io_uring_buf_reg', cType: 'struct io_uring_buf_reg', header: IO_URING_H, size: 40, since: '5.19' },
+  {
+    ring_addr: [0, 8],
+    ring_entries: [8, 4],
+    bgid: [12, 2],
+    pad: [14, 2, { note: 'IOU_PBUF_RING_* flags since 6.4 (`flags`)' }],
+    resv: [16, 24, { count: 3 }],
+  },
+);
+
+/** `struct io_uring_buf_status`, 40 bytes, for `IORING_REGISTER_PBUF_STATUS`. */
+export const BUF_STATUS_LAYOUT = layout(
+  // cType null: the installed UAPI headers (6.1) predate it, so the header check cannot see it
+  { id: 'io_uring_buf_status', cType: null, header: null, size: 40, since: '6.8' },
+  {
+    buf_group: [0, 4],
+    head: [4, 4],
+    resv: [8, 32, { count: 8 }],
+  },
+);
+
+/** `struct io_uring_napi`, 16 bytes, for `IORING_(UN)REGISTER_NAPI`. */
+export const NAPI_LAYOUT = layout(
+  // cType null: the installed UAPI headers (6.1) predate it, so the header check cannot see it
+  { id: 'io_uring_napi', cType: null, header: null, size: 16, since: '6.9' },
+  {
+    busy_poll_to: [0, 4],
+    prefer_busy_poll: [4, 1],
+    pad: [5, 3, { count: 3, note: '6.13 made pad[0] `opcode` (IO_URING_NAPI_*); pad[1..2] stay pad' }],
+    resv: [8, 8, { note: '6.13 split it: u32 `op_param` (tracking strategy) at 8, u32 `resv` at 12' }],
+  },
+);
+
+/** `struct io_uring_recvmsg_out`, 16 bytes: the header a multishot RECVMSG writes at the start of each buffer. */
+export const RECVMSG_OUT_LAYOUT = layout(
+  { id: 'io_uring_recvmsg_out', cType: 'struct io_uring_recvmsg_out', header: IO_URING_H, size: 16, since: '6.0' },
+  {
+    namelen: [0, 4],
+    controllen: [4, 4],
+    payloadlen: [8, 4],
+    flags: [12, 4],
+  },
+);
