@@ -246,6 +246,8 @@ function program(u: Unit, s: Scan, groups: readonly ConstGroup[], layouts: reado
   if (u.name === 'uapi') lines.push('  C("LINUX_VERSION_CODE", LINUX_VERSION_CODE);');
   for (const l of layouts) {
     const t = l.cType as string;
+    // a structure newer than the headers cannot be measured: the layout test skips it by its release
+    if (structBody(s.text, tagOf(l)) === undefined) continue;
     lines.push(`  printf("S %s %zu\\n", "${l.id}", sizeof(${t}));`);
     for (const f of fieldsOf(l)) {
       const n = headerName(s.text, l, f);
@@ -357,6 +359,10 @@ describe('src/abi matches the installed UAPI and libc headers', function () {
     it(`${l.cType}: size and ${fieldsOf(l).length} fields agree with ${l.header}`, function () {
       const problems: string[] = [];
       const size = facts.sizes.get(l.id);
+      if (size === undefined && mayBeMissing(l.since, false, facts.version)) {
+        tally.skipped.push(l.id);
+        return;
+      }
       tally.sizes++;
       if (size !== l.size) problems.push(`sizeof(${l.cType}): table ${l.size}, header ${size}`);
       for (const f of fieldsOf(l)) {

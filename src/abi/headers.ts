@@ -44,3 +44,5 @@ export const FCNTL_H = '<fcntl.h>';
 export const SYS_SOCKET_H = '<sys/socket.h>';
 /** `EFD_*` (no UAPI header exports them). */
 export const SYS_EVENTFD_H = '<sys/eventfd.h>';
+/** `CLOCK_*` clock ids (UAPI). */
+export const LINUX_TIME_H = '<linux/time.h>';

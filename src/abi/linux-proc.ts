@@ -1,7 +1,7 @@
 /**
  * Process constants on x86-64: signal numbers, `waitid` id types and options, futex operations.
  */
-import { ASM_SIGNAL_H, LINUX_FUTEX_H, LINUX_WAIT_H } from './headers';
+import { ASM_SIGNAL_H, LINUX_FUTEX_H, LINUX_TIME_H, LINUX_WAIT_H } from './headers';
 import { constants, enumeration } from './table';
 
 /** Signal numbers (`SIG*`), the kernel's view: `SIGRTMIN` is 32 here, glibc's `SIGRTMIN` is 34. */
@@ -128,4 +128,11 @@ export const FUTEX2 = constants('FUTEX2_', LINUX_FUTEX_H, {
   MPOL: [0x08, '6.16', { unverified: true }],
   PRIVATE: [128, '6.7'],
   SIZE_MASK: [0x03, '6.7'],
+});
+
+/** Clock ids (`CLOCK_*`), for clock_gettime and io_uring's IORING_REGISTER_CLOCK. */
+export const CLOCK = enumeration('CLOCK_', LINUX_TIME_H, {
+  REALTIME: 0,
+  MONOTONIC: 1,
+  BOOTTIME: 7,
 });

@@ -91,6 +91,7 @@ export const SYSCALLS = Object.freeze({
   removexattr: 197,
   tkill: 200,
   futex: 202,
+  sched_getaffinity: 204,
   io_setup: 206,
   io_destroy: 207,
   io_getevents: 208,
