@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } from '../src/program/aio';
 import { arg, Program } from '../src/program/builder';
-import { pwrite, scratchFile } from '../src/program/sys';
+import { pipe2, pwrite, scratchFile } from '../src/program/sys';
+import { POLL, POLL_EV, SYSCALLS } from '../src/abi';
 import { Trace, TraceView } from '../src/program/trace';
 import { aioLedgerProblems, uringLedgerProblems } from '../src/oracle/ledger';
 import { reap, setupRing, sqe, submit } from '../src/program/uring';
@@ -222,6 +223,22 @@ describe('the completion ledger', () => {
     expect(uringLedgerProblems(p, v)).to.have.length(4);
     setLedgerMode(p, 'at-most-once');
     expect(uringLedgerProblems(p, v)).to.deep.equal([]);
+  });
+
+  it('io_uring: a poll moved by IORING_POLL_UPDATE_USER_DATA may end under its new user_data, once', async () => {
+    const p = new Program();
+    const s = p.main;
+    const { r, w } = pipe2(s);
+    const h = setupRing(s, { entries: 8 });
+    submit(s, h, [sqe({ opcode: 'POLL_ADD', fd: r, poll32_events: POLL_EV.IN.value, user_data: 1 })]);
+    submit(s, h, [sqe({ opcode: 'POLL_REMOVE', fd: -1, addr: 1n, off: 2n, len: POLL.UPDATE_USER_DATA.value, user_data: 11 })]);
+    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(p.data(Buffer.from('x'))), 1]);
+    reap(s, h, 2, 8);
+    const v = await local.run(p);
+    expect(uringLedgerProblems(p, v)).to.deep.equal([]);
+    const c = firstWithCqes(v.trace)!;
+    c.cqes.push({ ...c.cqes.find((q) => q.userData === 2n)! });
+    expect(uringLedgerProblems(p, v)).to.deep.equal(['user_data 0x2 completed 2 times (final CQEs) for 1 SQE']);
   });
 
   it('counts only the iocbs io_submit accepted (its return value, from the front)', async () => {

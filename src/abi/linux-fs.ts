@@ -60,6 +60,12 @@ export const AT = constants('AT_', LINUX_FCNTL_H, {
   RECURSIVE: 0x8000,
 });
 
+/** fcntl(2) commands (`F_*`) programs use: pipe capacity (F_SETPIPE_SZ rounds up to a power-of-two pages). */
+export const F = constants('F_', LINUX_FCNTL_H, { SETPIPE_SZ: 1031, GETPIPE_SZ: 1032 }, 'F');
+
+/** File type bits of `st_mode` (`S_IF*`) that programs create with mknodat(2). */
+export const S_IF = constants('S_', LINUX_STAT_H, { IFIFO: 0o010000 }, 'S_IF');
+
 /** `statx` request/result mask bits (`STATX_*`). */
 export const STATX = bits('STATX_', LINUX_STAT_H, {
   TYPE: 0x1,

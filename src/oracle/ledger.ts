@@ -79,6 +79,7 @@ export function uringLedgerProblems(p: Program, v: TraceView): string[] {
   const strict = new Map<bigint, number>();
   const loose = new Map<bigint, number>();
   const add = (m: Map<bigint, number>, d: bigint) => m.set(d, (m.get(d) ?? 0) + 1);
+  const renamed = new Set<bigint>();
   // SQEs queued some other way than submit() may complete too: then no CQE can be called a stranger
   let knowsAll = decodeProgram(p.encode()).seqs.flat().filter((s) => s.op === Op.URING_QUEUE).length === submits.length;
   for (const s of submits) {
@@ -98,8 +99,24 @@ export function uringLedgerProblems(p: Program, v: TraceView): string[] {
           if (target === undefined) knowsAll = false;
           else add(loose, target);
         }
+        if (sqe.bytes[SQE_F.opcode.offset] === OP('POLL_REMOVE') && sqe.bytes.readUInt32LE(SQE_F.len.offset) & POLL.UPDATE_USER_DATA.value) {
+          // a poll update (IORING_POLL_UPDATE_USER_DATA) moves the poll from user_data `addr` to `off`
+          const from = fixedU64(sqe, SQE_F.addr.offset);
+          const to = fixedU64(sqe, SQE_F.off.offset);
+          if (from === undefined || to === undefined) knowsAll = false;
+          else {
+            add(loose, to);
+            renamed.add(from);
+          }
+        }
       });
     }
+  }
+  // a moved poll ends under its new user_data (or its old one, if the update came too late)
+  for (const ud of renamed) {
+    const n = strict.get(ud) ?? 0;
+    strict.delete(ud);
+    if (n) loose.set(ud, (loose.get(ud) ?? 0) + n);
   }
   const finals = new Map<bigint, number>();
   const problems: string[] = [];
