@@ -4,10 +4,11 @@
  */
 import { expect } from 'chai';
 import { errno, O, RWF, SYSCALLS, UIO } from '../abi';
-import { arg, Buf, Fd, Sequence } from '../program/builder';
+import { arg, Buf, Fd, Program, Sequence } from '../program/builder';
 import { patternBytes } from '../program/pattern';
-import { pread, pwrite } from '../program/sys';
-import { conformance } from '../suite/conformance';
+import * as path from 'path';
+import { openat, pread, pwrite } from '../program/sys';
+import { conformance, TestContext } from '../suite/conformance';
 import { differential, iovecs, ResultOf, viaAio, viaUring } from './differential';
 
 /** Three segments out of buffer order: [offset in the buffer, length]. */
@@ -322,4 +323,13 @@ export function vectorOfIovMaxMatchesTwin(which: 'aio' | 'uring', kind: 'readv' 
       }
     },
   );
+}
+
+/** Skip, with the reason, when the scratch filesystem refuses O_DIRECT at open (tmpfs before 6.6). */
+export async function needDirectIo({ target, scratch, skip }: TestContext): Promise<void> {
+  const p = new Program();
+  const flags = O.RDWR.value | O.CREAT.value | O.DIRECT.value | O.CLOEXEC.value;
+  const { step } = openat(p.main, path.posix.join(scratch, 'direct-probe'), flags);
+  const ret = (await target.run(p)).ret(step);
+  if (ret < 0) skip(`the scratch filesystem refuses O_DIRECT (open: ${ret}; tmpfs before 6.6): use a block filesystem (--fs ext4)`);
 }

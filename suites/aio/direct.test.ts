@@ -4,28 +4,16 @@
  * filesystem refuses it (-EINVAL on a block filesystem) or not (SEMANTICS §1.5, §1.6). Needs a scratch
  * filesystem that opens O_DIRECT: a block filesystem (`--fs ext4` in a VM) or tmpfs from 6.6 on.
  */
-import * as path from 'path';
 import { expect } from 'chai';
 import { errno, O } from '../../src/abi';
-import { arg, Program } from '../../src/program/builder';
+import { arg } from '../../src/program/builder';
 import { patternBytes } from '../../src/program/pattern';
-import { openat, pread, pwrite } from '../../src/program/sys';
+import { pread, pwrite } from '../../src/program/sys';
 import { differential, viaAio } from '../../src/oracle/differential';
-import { conformance, TestContext } from '../../src/suite/conformance';
+import { conformance } from '../../src/suite/conformance';
+import { needDirectIo } from '../../src/oracle/rw-twins';
 
 const SEED = 0x0a70;
-
-/** Skip, with the reason, when the scratch filesystem refuses O_DIRECT at open (tmpfs before 6.6). */
-async function needDirectIo({ target, scratch, skip }: TestContext): Promise<void> {
-  const p = new Program();
-  const { step } = openat(
-    p.main,
-    path.posix.join(scratch, 'direct-probe'),
-    O.RDWR.value | O.CREAT.value | O.DIRECT.value | O.CLOEXEC.value,
-  );
-  const ret = (await target.run(p)).ret(step);
-  if (ret < 0) skip(`the scratch filesystem refuses O_DIRECT (open: ${ret}; tmpfs before 6.6): use a block filesystem (--fs ext4)`);
-}
 
 describe('aio O_DIRECT', function () {
   // [what, buffer offset, file offset, length]: the first is aligned, each other breaks one alignment
