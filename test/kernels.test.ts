@@ -454,12 +454,16 @@ describe('vm/kernels: the cache', function () {
       script,
       `const k = require(${JSON.stringify(path.join(__dirname, '..', 'src', 'vm', 'kernels.js'))});
 const fs = require('fs'), path = require('path');
-const [deb, sha, delay] = process.argv.slice(2);
+const [deb, sha, delay, barrier] = process.argv.slice(2);
 const offer = ${JSON.stringify(FAKE)};
 const src = {
   offers: async () => [offer],
   describe: async () => ({ sha256: sha, size: fs.statSync(deb).size }),
   download: async (o, dir) => {
+    // both children reach their download before either finishes one, however loaded the machine is
+    fs.writeFileSync(path.join(barrier, String(process.pid)), '');
+    const until = Date.now() + 60000;
+    while (fs.readdirSync(barrier).length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, Number(delay)));
     fs.copyFileSync(deb, path.join(dir, 'x.deb'));
     return path.join(dir, 'x.deb');
@@ -471,9 +475,10 @@ k.resolveDebianKernel('debian:6.12', src, { log: (l) => console.error(l) }).then
 );
 `,
     );
+    const barrier = fs.mkdtempSync(path.join(tmp, 'barrier-'));
     const runChild = (delay: number) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const c = spawn(process.execPath, [script, deb, sha, String(delay)], {
+        const c = spawn(process.execPath, [script, deb, sha, String(delay), barrier], {
           env: { ...process.env, KASYNC_CACHE: cache },
         });
         let out = '';

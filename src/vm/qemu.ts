@@ -171,7 +171,7 @@ export class Vm {
     const a = [
       '-accel', this.accel, '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
       '-m', String(o.memoryMb ?? 1024), '-smp', String(o.cpus ?? 2),
-      '-kernel', o.pvh === false ? o.kernel.vmlinuz : bootableKernel(o.kernel.vmlinuz, o.log), '-initrd', o.initramfs, '-append', append,
+      '-kernel', o.pvh === false ? o.kernel.vmlinuz : bootableKernel(o.kernel.vmlinuz, o.log, o.kernel.config), '-initrd', o.initramfs, '-append', append,
       '-chardev', 'stdio,id=con,signal=off', '-serial', 'chardev:con',
       '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
       '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=agent,name=kasync.agent',
