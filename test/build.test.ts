@@ -8,7 +8,6 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { UsageError } from '../src/cli/usage';
 import {
   applyFragment,
   buildKernel,
@@ -24,29 +23,7 @@ import {
   resolveBuiltKernel,
 } from '../src/vm/build';
 import { PackageOffer, PackageSource, resolveKernel, sha256File } from '../src/vm/kernels';
-
-async function usageError(p: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(UsageError);
-    const msg = (e as Error).message;
-    expect(msg, 'one line').not.to.include('\n');
-    return msg;
-  }
-  throw new Error('expected a UsageError');
-}
-
-async function withCache<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.KASYNC_CACHE;
-  process.env.KASYNC_CACHE = dir;
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.KASYNC_CACHE;
-    else process.env.KASYNC_CACHE = saved;
-  }
-}
+import { usageError, withCache } from './util';
 
 describe('vm/build: config fragments', () => {
   it('parses y, n, strings and numbers, and names the line of anything else', async () => {

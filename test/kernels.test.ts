@@ -27,18 +27,7 @@ import {
   runTool,
   sha256File,
 } from '../src/vm/kernels';
-
-async function usageError(p: Promise<unknown> | (() => unknown)): Promise<string> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e, String(e)).to.be.instanceOf(UsageError);
-    const msg = (e as Error).message;
-    expect(msg, 'one line').not.to.include('\n');
-    return msg;
-  }
-  throw new Error('expected a UsageError');
-}
+import { usageError, withCache } from './util';
 
 /** A minimal x86 boot header: "HdrS" at 0x202 and a kernel_version pointer to `version`. */
 function fakeBzImage(file: string, version: string | undefined, size = 0x2000): void {
@@ -52,17 +41,6 @@ function fakeBzImage(file: string, version: string | undefined, size = 0x2000): 
 }
 
 /** Runs `fn` with $KASYNC_CACHE pointing at `dir`. */
-async function withCache<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.KASYNC_CACHE;
-  process.env.KASYNC_CACHE = dir;
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.KASYNC_CACHE;
-    else process.env.KASYNC_CACHE = saved;
-  }
-}
-
 describe('vm/kernels: Debian versions', () => {
   it('orders versions and ABI names numerically, ~ before anything', () => {
     const ascending = [
