@@ -11,7 +11,7 @@ import * as path from 'path';
 import { UsageError } from '../cli/usage';
 import { ROOT } from '../paths';
 import { findExecutable } from '../tools';
-import { aptSource, newestOffer, PackageOffer, PackageSource, readBzImage, runTool, sha256File } from './kernels';
+import { aptSource, newestOffer, PackageOffer, PackageSource, readBzImage, renameIntoPlace, runOk, sha256File } from './kernels';
 import { cacheDir, KernelImage } from './types';
 
 /** The config profiles: vm-images/config/base.config plus `<profile>.config`. */
@@ -290,12 +290,13 @@ export async function debianSource(
         `${path.basename(deb)} is corrupt: sha256 ${got.slice(0, 12)}…, the archive says ${sha256.slice(0, 12)}…`,
       );
     const debDir = path.join(staging, 'deb');
-    await runOk('dpkg-deb', ['-x', deb, debDir], UNPACK_TIMEOUT_MS);
+    await runOk('dpkg-deb', ['-x', deb, debDir], { timeoutMs: UNPACK_TIMEOUT_MS });
     fs.rmSync(deb);
     const tarball = fs.readdirSync(path.join(debDir, 'usr', 'src')).find((f) => f.startsWith(`${pkg}.tar`));
     if (!tarball) throw new UsageError(`${offer.package} has no usr/src/${pkg}.tar.*`);
     log(`unpacking ${tarball}…`);
-    await runOk('tar', ['xf', path.join(debDir, 'usr', 'src', tarball), '-C', staging], UNPACK_TIMEOUT_MS);
+    const tarArgs = ['xf', path.join(debDir, 'usr', 'src', tarball), '-C', staging];
+    await runOk('tar', tarArgs, { timeoutMs: UNPACK_TIMEOUT_MS });
     fs.rmSync(debDir, { recursive: true, force: true });
     if (!fs.existsSync(path.join(staging, pkg, 'Makefile'))) throw new UsageError(`${tarball} has no ${pkg}/Makefile`);
     fs.writeFileSync(
@@ -306,24 +307,12 @@ export async function debianSource(
         2,
       ) + '\n',
     );
-    try {
-      fs.renameSync(staging, dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-      log(`another kasync unpacked ${offer.package} first; using its copy`);
-    }
+    if (!renameIntoPlace(staging, dir)) log(`another kasync unpacked ${offer.package} first; using its copy`);
     log(`unpacked to ${srcDir}`);
     return { offer, srcDir };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
-}
-
-async function runOk(tool: string, args: string[], timeoutMs: number): Promise<void> {
-  const r = await runTool(tool, args, { timeoutMs });
-  if (r.code !== 0)
-    throw new UsageError(`${tool} ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim().split('\n').pop()}`);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -264,10 +264,26 @@ function lastError(stderr: string): string {
   return meaningful[meaningful.length - 1] ?? 'no message';
 }
 
-async function runOk(tool: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<RunResult> {
+/** {@link runTool}, and a non-zero exit is a one-line UsageError with the tool's last meaningful stderr line. */
+export async function runOk(tool: string, args: string[], opts: { cwd?: string; timeoutMs: number }): Promise<RunResult> {
   const r = await runTool(tool, args, opts);
   if (r.code !== 0) throw new UsageError(`${tool} ${args.join(' ')} failed (exit ${r.code}): ${lastError(r.stderr)}`);
   return r;
+}
+
+/**
+ * Move a finished staging directory to its final cache place. False when another kasync process put its
+ * own copy there first (the rename finds the place taken): the caller uses that copy.
+ */
+export function renameIntoPlace(staging: string, final: string): boolean {
+  try {
+    fs.renameSync(staging, final);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -515,14 +531,8 @@ async function fetchEntry(
       fetchedAt: new Date().toISOString(),
     };
     fs.writeFileSync(path.join(staging, 'kernel.json'), JSON.stringify(record, null, 2) + '\n');
-    try {
-      fs.renameSync(staging, final);
-      log(`unpacked to ${final}`);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-      log(`another kasync fetched ${offer.package} first; using its copy`);
-    }
+    if (renameIntoPlace(staging, final)) log(`unpacked to ${final}`);
+    else log(`another kasync fetched ${offer.package} first; using its copy`);
     return final;
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
@@ -750,12 +760,7 @@ async function depmodCopy(modulesDir: string, release: string, log: (l: string) 
       if (/^modules\.(?!order$|builtin$|builtin\.modinfo$)/.test(f)) fs.rmSync(path.join(target, f));
     log(`running depmod on a copy of ${modulesDir}`);
     await runOk('depmod', ['-b', staging, release], { timeoutMs: TOOL_TIMEOUT_MS });
-    try {
-      fs.renameSync(staging, final);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-    }
+    renameIntoPlace(staging, final);
     return inFinal;
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
