@@ -9,7 +9,7 @@ import { aioDestroy, aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } fr
 import { arg, Program } from '../../src/program/builder';
 import { pipe2, pread, scratchFile } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
-import { AIO_NR, readSysctl } from './sysctl';
+import { AIO_NR, judgeAioNr, readDecimal } from '../../src/oracle/aio-nr';
 
 conformance(
   'aio.destroy with a PREAD in flight waits for it to complete, then returns 0',
@@ -56,46 +56,45 @@ conformance(
 conformance(
   'aio: a process that exits with I/O in flight frees its context and its completed writes stay written',
   { ops: ['aio.PWRITE', 'aio.POLL'], rule: 'SEMANTICS §1.7' },
-  async ({ target, scratch }) => {
-    const p = new Program({ deadlineMs: 10_000 });
-    setLedgerMode(p, 'at-most-once'); // the child exits without reaping
-    const s = p.main;
-    const { fd, step: open } = scratchFile(s, scratch, 'f');
-    const before = readSysctl(s, AIO_NR);
-    const child = p.seq();
-    const { r } = pipe2(child, O.CLOEXEC.value);
-    const { ctx, setup } = aioSetup(child, 8);
-    const b = p.buf(8192);
-    child.fillPattern(b, 0, 8192, 0xe417);
-    const sub = aioSubmit(child, ctx, [
-      iocb({ opcode: 'PWRITE', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096, aio_offset: 0 }),
-      iocb({ opcode: 'PWRITE', fd, aio_data: 2, aio_buf: arg.buf(b, 4096), aio_nbytes: 4096, aio_offset: 4096 }),
-      // armed on an empty pipe: still in flight when the process exits
-      iocb({ opcode: 'POLL', fd: r, aio_data: 3, aio_buf: POLL_EV.IN.value }),
-    ]);
-    const during = readSysctl(child, AIO_NR);
-    child.exit(0);
-    const pid = p.pid();
-    const fork = s.fork(child, pid);
-    const wait = s.wait(pid, 5000);
-    const after = readSysctl(s, AIO_NR);
-    const back = p.buf(8192);
-    const read = pread(s, fd, back, 8192, 0);
-    const data = s.verify(back, 0, 8192, 0xe417);
-    const v = await target.run(p);
-    expect(v.ret(open), 'open of the file').to.be.at.least(0);
-    expect(v.ret(fork), 'fork').to.be.above(0);
-    expect(v.ret(setup), 'io_setup in the child').to.equal(0);
-    expect(v.ret(sub.submit), 'io_submit in the child: two writes and a poll').to.equal(3);
-    expect(v.ret(wait), 'the child was reaped').to.be.above(0);
-    expect(Number(v.step(wait).ret2), 'the child exited with status 0').to.equal(0);
-    // fs.aio-nr is system-wide: this assumes nothing else sets up contexts meanwhile (a VM runs nothing else)
-    expect(during.value(v) - before.value(v), "the child's context counted in aio-nr").to.equal(8);
-    expect(after.value(v), 'exit freed the context: aio-nr is back where it was (SEMANTICS §1.7)').to.equal(
-      before.value(v),
-    );
-    expect(v.ret(read), 'the file is 8192 bytes long').to.equal(8192);
-    expect(v.step(data).verify!.mismatches, 'the completed writes are in the file (SEMANTICS §1.7)').to.equal(0);
+  async ({ target, scratch, note }) => {
+    await judgeAioNr(8, 'SEMANTICS §1.7', note, async () => {
+      const p = new Program({ deadlineMs: 10_000 });
+      setLedgerMode(p, 'at-most-once'); // the child exits without reaping
+      const s = p.main;
+      const { fd, step: open } = scratchFile(s, scratch, 'f');
+      const before = readDecimal(s, AIO_NR);
+      const child = p.seq();
+      const { r } = pipe2(child, O.CLOEXEC.value);
+      const { ctx, setup } = aioSetup(child, 8);
+      const b = p.buf(8192);
+      child.fillPattern(b, 0, 8192, 0xe417);
+      const sub = aioSubmit(child, ctx, [
+        iocb({ opcode: 'PWRITE', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096, aio_offset: 0 }),
+        iocb({ opcode: 'PWRITE', fd, aio_data: 2, aio_buf: arg.buf(b, 4096), aio_nbytes: 4096, aio_offset: 4096 }),
+        // armed on an empty pipe: still in flight when the process exits
+        iocb({ opcode: 'POLL', fd: r, aio_data: 3, aio_buf: POLL_EV.IN.value }),
+      ]);
+      const during = readDecimal(child, AIO_NR);
+      child.exit(0);
+      const pid = p.pid();
+      const fork = s.fork(child, pid);
+      const wait = s.wait(pid, 5000);
+      const after = readDecimal(s, AIO_NR);
+      const back = p.buf(8192);
+      const read = pread(s, fd, back, 8192, 0);
+      const data = s.verify(back, 0, 8192, 0xe417);
+      const v = await target.run(p);
+      expect(v.ret(open), 'open of the file').to.be.at.least(0);
+      expect(v.ret(fork), 'fork').to.be.above(0);
+      expect(v.ret(setup), 'io_setup in the child').to.equal(0);
+      expect(v.ret(sub.submit), 'io_submit in the child: two writes and a poll').to.equal(3);
+      expect(v.ret(wait), 'the child was reaped').to.be.above(0);
+      expect(Number(v.step(wait).ret2), 'the child exited with status 0').to.equal(0);
+      expect(v.ret(read), 'the file is 8192 bytes long').to.equal(8192);
+      expect(v.step(data).verify!.mismatches, 'the completed writes are in the file (SEMANTICS §1.7)').to.equal(0);
+      // the child's context counted in aio-nr while held, and exit freed it (judged by judgeAioNr: system-wide)
+      return { before: before.value(v), during: during.value(v), after: after.value(v) };
+    });
   },
 );
 
@@ -149,52 +148,52 @@ const SHELL = '/bin/sh';
 conformance(
   'aio: execve with I/O in flight frees the context before the new program runs; completed writes stay written',
   { ops: ['aio.PWRITE', 'aio.POLL'], rule: 'SEMANTICS §1.7' },
-  async ({ target, scratch }) => {
-    const p = new Program({ deadlineMs: 10_000 });
-    setLedgerMode(p, 'at-most-once'); // the child execs without reaping
-    const s = p.main;
-    const { fd, step: open } = scratchFile(s, scratch, 'f');
-    const before = readSysctl(s, AIO_NR);
-    // the new program reports what it sees: [aio] mappings of its own, and the system's aio-nr
-    const maps = path.posix.join(scratch, 'maps');
-    const nr = path.posix.join(scratch, 'aio-nr');
-    const script = `grep -c '\\[aio\\]' /proc/$$/maps > ${maps}; cat ${AIO_NR} > ${nr}`;
-    const argv = p.buf(8 * 4);
-    ['sh', '-c', script].forEach((a, i) => s.patch(argv, 8 * i, 8, arg.buf(p.cstr(a))));
-    const shell = p.cstr(SHELL);
-    const child = p.seq();
-    const { r } = pipe2(child, O.CLOEXEC.value);
-    const { ctx, setup } = aioSetup(child, 8);
-    const b = p.buf(4096);
-    child.fillPattern(b, 0, 4096, 0xe8ec);
-    const sub = aioSubmit(child, ctx, [
-      iocb({ opcode: 'PWRITE', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096, aio_offset: 0 }),
-      // armed on an empty pipe: still in flight at execve
-      iocb({ opcode: 'POLL', fd: r, aio_data: 2, aio_buf: POLL_EV.IN.value }),
-    ]);
-    const exec = child.syscall(SYSCALLS.execve, [arg.buf(shell), arg.buf(argv), 0]);
-    const pid = p.pid();
-    const fork = s.fork(child, pid);
-    const wait = s.wait(pid, 5000);
-    const seenMaps = readSysctl(s, maps);
-    const seenNr = readSysctl(s, nr);
-    const back = p.buf(4096);
-    const read = pread(s, fd, back, 4096, 0);
-    const data = s.verify(back, 0, 4096, 0xe8ec);
-    const v = await target.run(p);
-    expect(v.ret(open), 'open of the file').to.be.at.least(0);
-    expect(v.ret(fork), 'fork').to.be.above(0);
-    expect(v.ret(setup), 'io_setup in the child').to.equal(0);
-    expect(v.ret(sub.submit), 'io_submit in the child: a write and a poll').to.equal(2);
-    expect(v.maybe(exec)?.ret, `execve of ${SHELL} does not return`).to.equal(undefined);
-    expect(v.ret(wait), 'the child was reaped').to.be.above(0);
-    expect(Number(v.step(wait).ret2), 'the shell exited with status 0').to.equal(0);
-    expect(seenMaps.value(v), 'the new program has no [aio] ring mapping (SEMANTICS §1.7)').to.equal(0);
-    // fs.aio-nr is system-wide: this assumes nothing else sets up contexts meanwhile (a VM runs nothing else)
-    expect(seenNr.value(v), 'execve freed the context: aio-nr is back where it was (SEMANTICS §1.7)').to.equal(
-      before.value(v),
-    );
-    expect(v.ret(read), 'the file is 4096 bytes long').to.equal(4096);
-    expect(v.step(data).verify!.mismatches, 'the completed write is in the file (SEMANTICS §1.7)').to.equal(0);
+  async ({ target, scratch, note }) => {
+    await judgeAioNr(8, 'SEMANTICS §1.7', note, async () => {
+      const p = new Program({ deadlineMs: 10_000 });
+      setLedgerMode(p, 'at-most-once'); // the child execs without reaping
+      const s = p.main;
+      const { fd, step: open } = scratchFile(s, scratch, 'f');
+      const before = readDecimal(s, AIO_NR);
+      // the new program reports what it sees: [aio] mappings of its own, and the system's aio-nr
+      const maps = path.posix.join(scratch, 'maps');
+      const nr = path.posix.join(scratch, 'aio-nr');
+      const script = `grep -c '\\[aio\\]' /proc/$$/maps > ${maps}; cat ${AIO_NR} > ${nr}`;
+      const argv = p.buf(8 * 4);
+      ['sh', '-c', script].forEach((a, i) => s.patch(argv, 8 * i, 8, arg.buf(p.cstr(a))));
+      const shell = p.cstr(SHELL);
+      const child = p.seq();
+      const { r } = pipe2(child, O.CLOEXEC.value);
+      const { ctx, setup } = aioSetup(child, 8);
+      const b = p.buf(4096);
+      child.fillPattern(b, 0, 4096, 0xe8ec);
+      const sub = aioSubmit(child, ctx, [
+        iocb({ opcode: 'PWRITE', fd, aio_data: 1, aio_buf: arg.buf(b), aio_nbytes: 4096, aio_offset: 0 }),
+        // armed on an empty pipe: still in flight at execve
+        iocb({ opcode: 'POLL', fd: r, aio_data: 2, aio_buf: POLL_EV.IN.value }),
+      ]);
+      const exec = child.syscall(SYSCALLS.execve, [arg.buf(shell), arg.buf(argv), 0]);
+      const pid = p.pid();
+      const fork = s.fork(child, pid);
+      const wait = s.wait(pid, 5000);
+      const seenMaps = readDecimal(s, maps);
+      const seenNr = readDecimal(s, nr);
+      const back = p.buf(4096);
+      const read = pread(s, fd, back, 4096, 0);
+      const data = s.verify(back, 0, 4096, 0xe8ec);
+      const v = await target.run(p);
+      expect(v.ret(open), 'open of the file').to.be.at.least(0);
+      expect(v.ret(fork), 'fork').to.be.above(0);
+      expect(v.ret(setup), 'io_setup in the child').to.equal(0);
+      expect(v.ret(sub.submit), 'io_submit in the child: a write and a poll').to.equal(2);
+      expect(v.maybe(exec)?.ret, `execve of ${SHELL} does not return`).to.equal(undefined);
+      expect(v.ret(wait), 'the child was reaped').to.be.above(0);
+      expect(Number(v.step(wait).ret2), 'the shell exited with status 0').to.equal(0);
+      expect(seenMaps.value(v), 'the new program has no [aio] ring mapping (SEMANTICS §1.7)').to.equal(0);
+      expect(v.ret(read), 'the file is 4096 bytes long').to.equal(4096);
+      expect(v.step(data).verify!.mismatches, 'the completed write is in the file (SEMANTICS §1.7)').to.equal(0);
+      // execve freed the context before the new program read aio-nr (judged by judgeAioNr: system-wide)
+      return { before: before.value(v), after: seenNr.value(v) };
+    });
   },
 );

@@ -8,7 +8,8 @@ import { arg, Program, Sequence, StepRef } from '../../../src/program/builder';
 import { conformance } from '../../../src/suite/conformance';
 import type { Target } from '../../../src/target/target';
 import { dropToNobody, SPARE_GID } from '../../../src/oracle/creds';
-import { readSysctl, writeSysctl } from '../../aio/sysctl';
+import { readDecimal } from '../../../src/oracle/aio-nr';
+import { writeSysctl } from '../../aio/sysctl';
 
 const DISABLED = '/proc/sys/kernel/io_uring_disabled';
 const GROUP = '/proc/sys/kernel/io_uring_group';
@@ -42,7 +43,7 @@ conformance(
     const saved = { disabled: caps.sysctl.io_uring_disabled!, group: caps.sysctl.io_uring_group! };
     const p = new Program();
     const s = p.main;
-    const before = { disabled: readSysctl(s, DISABLED), group: readSysctl(s, GROUP) };
+    const before = { disabled: readDecimal(s, DISABLED), group: readDecimal(s, GROUP) };
     const grp = writeSysctl(s, GROUP, SPARE_GID);
     const cases = [2, 1, 0].map((value) => {
       const set = writeSysctl(s, DISABLED, value);
@@ -57,7 +58,7 @@ conformance(
       return { value, set, root, outsider: who([]), member: who([SPARE_GID]) };
     });
     const back = [writeSysctl(s, GROUP, saved.group), writeSysctl(s, DISABLED, saved.disabled)];
-    const after = { disabled: readSysctl(s, DISABLED), group: readSysctl(s, GROUP) };
+    const after = { disabled: readDecimal(s, DISABLED), group: readDecimal(s, GROUP) };
     try {
       const v = await target.run(p);
       expect([before.disabled.value(v), before.group.value(v)], 'the sysctls are as the probe read them').to.deep.equal(

@@ -2,7 +2,7 @@
  * execve by a submitter with requests in flight: the new image inherits no ring, context or request
  * (SEMANTICS §1.7, §3.11).
  */
-import { checkDeparture, departureProgram, missingSetup, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
+import { missingSetup, runDeparture, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
 import { conformance } from '../../../src/suite/conformance';
 
 const SUBMITTERS: [Submitter, string][] = [
@@ -16,10 +16,9 @@ for (const [submitter, what] of SUBMITTERS)
   conformance(
     `${what}: execve with requests in flight leaves the new image none of them; completed writes stay written`,
     { ops: SUBMITTER_OPS[submitter], rule: submitter === 'aio' ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11' },
-    async ({ target, caps, scratch, skip }) => {
+    async ({ target, caps, scratch, skip, note }) => {
       const why = missingSetup(caps, submitter);
       if (why) skip(why);
-      const run = departureProgram(scratch, submitter, 'execve');
-      checkDeparture(await target.run(run.p), run, submitter, 'execve');
+      await runDeparture(target, scratch, submitter, 'execve', note);
     },
   );

@@ -1,5 +1,5 @@
 /** A submitter killed by SIGKILL with requests in flight (SEMANTICS §1.7, §3.11). */
-import { checkDeparture, departureProgram, missingSetup, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
+import { missingSetup, runDeparture, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
 import { conformance } from '../../../src/suite/conformance';
 
 const SUBMITTERS: [Submitter, string][] = [
@@ -13,10 +13,9 @@ for (const [submitter, what] of SUBMITTERS)
   conformance(
     `${what}: a SIGKILLed submitter with requests in flight is reaped, leaks nothing and keeps its completed writes`,
     { ops: SUBMITTER_OPS[submitter], rule: submitter === 'aio' ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11' },
-    async ({ target, caps, scratch, skip }) => {
+    async ({ target, caps, scratch, skip, note }) => {
       const why = missingSetup(caps, submitter);
       if (why) skip(why);
-      const run = departureProgram(scratch, submitter, 'sigkill');
-      checkDeparture(await target.run(run.p), run, submitter, 'sigkill');
+      await runDeparture(target, scratch, submitter, 'sigkill', note);
     },
   );

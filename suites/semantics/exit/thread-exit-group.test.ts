@@ -1,5 +1,5 @@
 /** exit_group called by a second thread of a submitter with requests in flight (SEMANTICS §1.7, §3.11). */
-import { checkDeparture, departureProgram, missingSetup, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
+import { missingSetup, runDeparture, Submitter, SUBMITTER_OPS } from '../../../src/oracle/exit';
 import { conformance } from '../../../src/suite/conformance';
 
 const SUBMITTERS: [Submitter, string][] = [
@@ -13,10 +13,9 @@ for (const [submitter, what] of SUBMITTERS)
   conformance(
     `${what}: exit_group from a second thread with requests in flight: reaped, nothing leaked, completed writes kept`,
     { ops: SUBMITTER_OPS[submitter], rule: submitter === 'aio' ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11' },
-    async ({ target, caps, scratch, skip }) => {
+    async ({ target, caps, scratch, skip, note }) => {
       const why = missingSetup(caps, submitter);
       if (why) skip(why);
-      const run = departureProgram(scratch, submitter, 'thread-exit-group');
-      checkDeparture(await target.run(run.p), run, submitter, 'thread-exit-group');
+      await runDeparture(target, scratch, submitter, 'thread-exit-group', note);
     },
   );
