@@ -271,9 +271,8 @@ describe('vm/build: building a fake tree', function () {
         buildKernel({ spec: 'debian-src:6.12', profile: 'debug', kernelTree: tree, configDir, jobs: 1 }),
       );
       expect(msg).to.match(/lost 1 required option\(s\): CONFIG_NO_SUCH_OPTION \(wanted y, got nothing/);
-      const builds = fs.readdirSync(path.join(tmp, 'cache', 'builds'));
-      expect(builds).to.have.length(1);
-      expect(fs.existsSync(path.join(tmp, 'cache', 'builds', builds[0], 'builds'))).to.equal(false);
+      // nothing was built, and the directory the attempt made is gone
+      expect(fs.readdirSync(path.join(tmp, 'cache', 'builds'))).to.deep.equal([]);
     });
   });
 
@@ -332,6 +331,36 @@ describe('vm/build: building a fake tree', function () {
       const rebuilt = await buildKernel({ spec: 'debian-src:6.12', profile: 'coverage', source, configDir, jobs: 1 });
       expect(rebuilt.cached).to.equal(false);
       expect(fs.readFileSync(path.join(first.dir, 'builds'), 'utf8')).to.equal('build\nbuild\n');
+    });
+  });
+
+  it('a changed fragment starts from the newest build of the same source and profile, not from scratch', async () => {
+    const { source } = fakeSourceDeb(tmp, '6.99.1-1');
+    await withCache(path.join(tmp, 'cache'), async () => {
+      const first = await buildKernel({ spec: 'debian-src:6.12', profile: 'coverage', source, configDir, jobs: 1 });
+      expect(first.record.seededFrom).to.equal(undefined);
+      fs.appendFileSync(path.join(configDir, 'coverage.config'), '# CONFIG_A is not set\n');
+      const lines: string[] = [];
+      const second = await buildKernel({
+        spec: 'debian-src:6.12',
+        profile: 'coverage',
+        source,
+        configDir,
+        jobs: 1,
+        log: (l) => lines.push(l),
+      });
+      expect(second.dir).to.not.equal(first.dir);
+      expect(second.record.seededFrom).to.equal(first.record.configHash);
+      expect(lines.some((l) => l.startsWith(`starting from the ${first.record.configHash} build`))).to.equal(true);
+      // the fake make appends a line per build: the second dir holds the first build's line and its own
+      expect(fs.readFileSync(path.join(second.dir, 'builds'), 'utf8')).to.equal('build\nbuild\n');
+      expect(fs.readFileSync(path.join(first.dir, 'builds'), 'utf8')).to.equal('build\n');
+      expect(readConfig(fs.readFileSync(path.join(second.dir, '.config'), 'utf8')).get('CONFIG_A')).to.equal('n');
+      // another profile never starts from a coverage build
+      fs.writeFileSync(path.join(configDir, 'debug.config'), 'CONFIG_B=y\n');
+      const debug = await buildKernel({ spec: 'debian-src:6.12', profile: 'debug', source, configDir, jobs: 1 });
+      expect(debug.record.seededFrom).to.equal(undefined);
+      expect(fs.readFileSync(path.join(debug.dir, 'builds'), 'utf8')).to.equal('build\n');
     });
   });
 

@@ -65,6 +65,8 @@ export interface BuildRecord {
   builtAt: string;
   /** Seconds `make bzImage` took. */
   buildSeconds: number;
+  /** The cache key of the earlier build this one started from (only what changed was rebuilt). */
+  seededFrom?: string;
 }
 
 /** A built kernel: the record and where it is. */
@@ -400,7 +402,16 @@ export async function buildKernel(o: BuildOptions): Promise<BuiltKernel & { cach
       return { ...hit, cached: true };
     }
   }
+  // A new key (a changed fragment) starts from the newest build of the same source and profile: kbuild
+  // tracks which objects each option touches, so only those are rebuilt.
+  const fresh = !fs.existsSync(path.join(dir, '.config'));
+  const seed = fresh ? await seedBuild(name, o.profile, dir) : undefined;
   fs.mkdirSync(dir, { recursive: true });
+  if (seed) {
+    log(`starting from the ${seed.record.configHash} build of the same source (make rebuilds what the change touches)`);
+    await runOk('cp', ['-a', '--reflink=auto', `${seed.dir}/.`, dir], { timeoutMs: UNPACK_TIMEOUT_MS });
+    fs.rmSync(path.join(dir, 'kasync-build.log'), { force: true });
+  }
   fs.rmSync(path.join(dir, 'kasync-build.json'), { force: true });
   const logFile = path.join(dir, 'kasync-build.log');
   const jobs = o.jobs ?? os.cpus().length;
@@ -416,10 +427,13 @@ export async function buildKernel(o: BuildOptions): Promise<BuiltKernel & { cach
     await make(['olddefconfig'], CONFIG_TIMEOUT_MS);
   }
   const lost = missingOptions(options, fs.readFileSync(path.join(dir, '.config'), 'utf8'));
-  if (lost.length)
+  if (lost.length) {
+    // nothing was built: a directory this run made (perhaps a copy of a whole earlier build) goes again
+    if (fresh) fs.rmSync(dir, { recursive: true, force: true });
     throw new UsageError(
       `the ${o.profile} config of ${spec} lost ${lost.length} required option(s): ${lost.join(', ')}`,
     );
+  }
 
   log(`building bzImage with make -j${jobs}${makeVars.length ? ` (gcov on ${makeVars.length} objects)` : ''}…`);
   const t0 = Date.now();
@@ -451,10 +465,18 @@ export async function buildKernel(o: BuildOptions): Promise<BuiltKernel & { cach
     bzImageSha256: await sha256File(bzImage),
     builtAt: new Date().toISOString(),
     buildSeconds,
+    ...(seed ? { seededFrom: seed.record.configHash } : {}),
   };
   fs.writeFileSync(path.join(dir, 'kasync-build.json'), JSON.stringify(record, null, 2) + '\n');
   log(`built ${bzImage} (${release}) in ${buildSeconds} s`);
   return { dir, record, bzImage, cached: false };
+}
+
+/** The newest complete build named `<name>-<profile>-<other key>`, to start a new key's build from. */
+async function seedBuild(name: string, profile: Profile, dir: string): Promise<BuiltKernel | undefined> {
+  const prefix = `${name}-${profile}-`;
+  const same = (await listBuilds()).filter((b) => path.basename(b.dir).startsWith(prefix) && b.dir !== dir);
+  return same.sort((a, b) => b.record.builtAt.localeCompare(a.record.builtAt))[0];
 }
 
 // ---------------------------------------------------------------------------------------------------
