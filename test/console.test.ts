@@ -14,7 +14,8 @@ function fixture(name: string): string {
 interface Expected {
   kind: ReportKind;
   title: string;
-  run: number;
+  /** The program (KASYNC-RUN n) the report belongs to; undefined before the first (boot). */
+  run: number | undefined;
 }
 
 /** Titles written by hand after reading each captured log (see vm-images/splat/README.md for how they were made). */
@@ -51,6 +52,24 @@ const ONLY_612: Record<string, Expected[]> = {
   'kfence-uaf.txt': [{ kind: 'KFENCE', title: 'KFENCE: use-after-free read in splat_kfence', run: 2 }],
 };
 
+/**
+ * Real captures from kasync's debug kernel (`kasync kernels build debian-src:6.12 --profile debug`), provoked
+ * through LKDTM's provoke-crash/DIRECT by a kasync program (vm-images/splat/README.md). The TCG boot on a
+ * loaded host printed soft lockups before the first program: reports of no program.
+ */
+const DEBUG_612: Record<string, Expected[]> = {
+  'kasan-slab-uaf.txt': [
+    { kind: 'soft lockup', title: 'BUG: soft lockup', run: undefined },
+    { kind: 'KASAN', title: 'KASAN: slab-use-after-free Write in lkdtm_WRITE_AFTER_FREE', run: 8 },
+  ],
+  // SPINLOCKUP returns to user space holding a spinlock: lockdep, then might_sleep in close(), then the exit
+  'lockdep-held-lock.txt': [
+    { kind: 'lockdep', title: 'WARNING: lock held when returning to user space in lkdtm_do_action', run: 8 },
+    { kind: 'BUG', title: 'BUG: sleeping function called from invalid context in __fput', run: 8 },
+    { kind: 'BUG', title: 'BUG: scheduling while atomic in do_task_dead', run: 8 },
+  ],
+};
+
 /** Hand-written stand-ins until the debug kernel (KASAN, UBSAN, lockdep, DEBUG_ATOMIC_SLEEP) gives real captures. */
 const SYNTHETIC: Record<string, Expected[]> = {
   'synthetic-kasan.txt': [
@@ -73,6 +92,7 @@ function allCases(): Array<[string, Expected[]]> {
     for (const [what, expected] of Object.entries(REAL)) cases.push([`${kernel}-${what}`, expected]);
   }
   for (const [what, expected] of Object.entries(ONLY_612)) cases.push([`6.12-${what}`, expected]);
+  for (const [what, expected] of Object.entries(DEBUG_612)) cases.push([`debug-6.12-${what}`, expected]);
   return cases.concat(Object.entries(SYNTHETIC));
 }
 

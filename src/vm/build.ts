@@ -513,7 +513,16 @@ export async function resolveBuiltKernel(spec: string): Promise<KernelImage> {
   const builds = (await listBuilds()).filter((b) => b.record.spec === spec);
   if (builds.length === 0)
     throw new UsageError(`${spec} is not built: run kasync kernels build ${m[1]} --profile ${m[2]}`);
-  const best = builds.reduce((a, b) => (newestOffer([a.record, b.record]) === b.record ? b : a));
+  // the newest source version; of one version (fragments changed since), the latest build
+  const best = builds.reduce((a, b) =>
+    a.record.version === b.record.version
+      ? b.record.builtAt > a.record.builtAt
+        ? b
+        : a
+      : newestOffer([a.record, b.record]) === b.record
+        ? b
+        : a,
+  );
   const config = path.join(best.dir, '.config');
   return {
     spec,

@@ -199,9 +199,13 @@ function matchHeader(body: string): Header | undefined {
   if (/^WARNING: inconsistent lock state/.test(body)) {
     return { kind: 'lockdep', stem: 'inconsistent lock state', wantsFunc: true };
   }
-  const lockdepMisc = /^WARNING: (bad unlock balance|held lock freed|suspicious RCU usage|lock held when returning)/;
+  const lockdepMisc = /^WARNING: (bad unlock balance|held lock freed|suspicious RCU usage)/;
   if ((m = body.match(lockdepMisc))) {
     return { kind: 'lockdep', stem: m[1], wantsFunc: true };
+  }
+  // no stack follows: the held lock's ` at: func+0x…` line names where it was taken
+  if (/^WARNING: lock held when returning to user space/.test(body)) {
+    return { kind: 'lockdep', stem: 'WARNING: lock held when returning to user space', wantsFunc: true };
   }
   if ((m = body.match(/^WARNING: (?:CPU: \d+ PID: \d+ )?at \S+ ([\w.$]+)\+0x/))) {
     return { kind: 'WARNING', stem: 'WARNING', func: m[1], wantsFunc: true };
@@ -268,6 +272,11 @@ function guiltyFunction(header: Header, bodies: string[]): string | undefined {
   // lockdep prints lock chains with frames before its real stack; only the stack names the culprit.
   const backtrace = bodies.findIndex((b) => /^stack backtrace:/.test(b));
   if (header.kind === 'lockdep' && backtrace >= 0) bodies = bodies.slice(backtrace);
+  if (header.kind === 'lockdep' && backtrace < 0)
+    for (const body of bodies) {
+      const at = body.match(/, at: ([\w.$]+)\+0x/);
+      if (at && !isGeneric(at[1])) return baseName(at[1]);
+    }
   let firstUnreliable: string | undefined;
   let inInterrupt = false;
   for (const body of bodies) {

@@ -47,13 +47,18 @@ export function hasPvhEntry(elf: Buffer): boolean {
   return false;
 }
 
+/** Whether the kernel's .config (when known) has KASAN: such kernels boot several times slower under TCG. */
+export function hasKasan(config?: string): boolean {
+  return !!config && fs.existsSync(config) && /^CONFIG_KASAN=y$/m.test(fs.readFileSync(config, 'utf8'));
+}
+
 /**
  * The path qemu should boot for this bzImage: its PVH-capable ELF (cached), or the bzImage itself.
  * `config` (the kernel's .config, when known) rules PVH out for KASAN kernels: measured with the 6.12 debug
  * profile, qemu 7.2 stops before the first console line through the PVH entry, while the bzImage boots.
  */
 export function bootableKernel(bzImage: string, log?: (s: string) => void, config?: string): string {
-  if (config && /^CONFIG_KASAN=y$/m.test(fs.readFileSync(config, 'utf8'))) {
+  if (hasKasan(config)) {
     log?.('booting the bzImage as it is: a KASAN kernel does not come up through the PVH entry');
     return bzImage;
   }
