@@ -5,17 +5,15 @@
  * split, which no VM or loopback has). man io_uring_prep_cmd(3), io_uring_prep_recv_zc(3); io_uring/cmd_net.c, zcrx.c.
  */
 import { expect } from 'chai';
-import { AF, errno, SOCK_FLAG, SOCK_TYPE, SYSCALLS } from '../../src/abi';
+import { AF, errno, QUEUE_IOCTL, SOCK_FLAG, SOCK_TYPE, SOCKET_URING_OP, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { scratchFile } from '../../src/program/sys';
 import { setupRing } from '../../src/program/uring';
 import { loopbackAddr, oneShot, resOf } from '../../src/oracle/uring-net';
 import { conformance } from '../../src/suite/conformance';
 
-/** SOCKET_URING_OP_SIOCINQ, the first socket command (include/uapi/linux/io_uring.h). */
-const SOCKET_URING_OP_SIOCINQ = 0;
-/** SIOCINQ == FIONREAD (asm-generic/ioctls.h). */
-const SIOCINQ = 0x541b;
+/** SIOCINQ is FIONREAD (`<linux/sockios.h>`). */
+const SIOCINQ = QUEUE_IOCTL.FIONREAD.value;
 
 /** Kernel release as [major, minor]. */
 const release = (k: string) => k.split(/[.-]/).slice(0, 2).map(Number) as [number, number];
@@ -40,7 +38,7 @@ conformance(
     const ioctl = s.syscall(SYSCALLS.ioctl, [arg.fd(fd), SIOCINQ, arg.buf(inq)]);
     const inqDump = s.dump(inq);
     const h = setupRing(s, { entries: 4 });
-    const cmd = oneShot(s, h, { opcode: 'URING_CMD', fd, cmd_op: SOCKET_URING_OP_SIOCINQ }, 0x51n);
+    const cmd = oneShot(s, h, { opcode: 'URING_CMD', fd, cmd_op: SOCKET_URING_OP.SIOCINQ.value }, 0x51n);
     const v = await target.run(p);
     expect([v.ret(bind), v.ret(sent), v.ret(ioctl)], 'bind, sendto and ioctl(SIOCINQ) of the fixture').to.deep.equal([0, 5, 0]);
     const twin = v.step(inqDump).dump!.readInt32LE(0);
