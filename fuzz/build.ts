@@ -9,13 +9,47 @@
  * whose F_MORE completions come in any number, live on a ring of their own that is reaped once, after
  * every one of them was cancelled.
  */
-import { ASYNC_CANCEL, ENTER, errno, IOSQE, KERNEL_TIMESPEC_LAYOUT, POLL, O, POLL_EV, REGISTER, RSRC_UPDATE_LAYOUT, SETUP, SYSCALLS } from '../src/abi';
-import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
+import * as path from 'path';
+import {
+  ASYNC_CANCEL,
+  ENTER,
+  errno,
+  IOSQE,
+  IOVEC_LAYOUT,
+  KERNEL_TIMESPEC_LAYOUT,
+  POLL,
+  O,
+  POLL_EV,
+  REGISTER,
+  RSRC_REGISTER_LAYOUT,
+  RSRC_UPDATE2_LAYOUT,
+  RSRC_UPDATE_LAYOUT,
+  SETUP,
+  SYSCALLS,
+} from '../src/abi';
+import { aioSetup, aioSubmit, aioWaitEvents, iocb } from '../src/program/aio';
 import { arg, Buf, Ctx, Fd, Program, StepRef } from '../src/program/builder';
 import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct';
-import { pipe2, pread, pwrite, scratchFile } from '../src/program/sys';
+import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
+import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
 import { enter, reap, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
-import { AioOpKind, AioReqModel, CANCEL_MODES, CancelMode, FILE_WORDS, FIXED_SLOTS, RING_KINDS, RingKind, StreamModel, TIMER_MS, UringOpKind, UringReqModel } from './model';
+import {
+  AioOpKind,
+  AioReqModel,
+  BUF_SLOTS,
+  CANCEL_MODES,
+  CancelMode,
+  FILE_WORDS,
+  FIXED_SLOTS,
+  PBUF_GROUPS,
+  PBUF_MAX,
+  RING_KINDS,
+  RingKind,
+  StreamModel,
+  TIMER_MS,
+  UringOpKind,
+  UringReqModel,
+} from './model';
 
 /** One io_uring request as built. */
 export interface UringReq {
@@ -58,6 +92,25 @@ export interface UringReq {
   cancelFile?: number;
   /** POLL_ADD, and ASYNC_CANCEL by the pipe's fd: which pipe the read-end fd named then (dupPipe swaps it). */
   pipeGen?: number;
+  /** READ_FIXED/WRITE_FIXED: the buffer index, and whether it held a buffer at submission (undefined: not known). */
+  bufSlot?: number;
+  bufFull?: boolean;
+  /** FILES_UPDATE (the op): the slot it fills or empties, and whether the ring had a file table at submission. */
+  filesSlot?: number;
+  fill?: boolean;
+  tableExists?: boolean;
+  /** PROVIDE_BUFFERS, REMOVE_BUFFERS, and READ with IOSQE_BUFFER_SELECT: the group; PROVIDE/REMOVE: the count; PROVIDE: the first buffer id. */
+  group?: number;
+  nbufs?: number;
+  bid?: number;
+  /** READ with IOSQE_BUFFER_SELECT. */
+  select?: boolean;
+  /** The REMOVE_BUFFERS of everything left in its group, after every other request completed. */
+  finalRemove?: boolean;
+  /** On the file's alias fd (closeFile closes it while requests may be in flight). */
+  alias?: boolean;
+  /** Submitted by a forked child (which exited right after: like byThread, SEMANTICS §3.11). */
+  byChild?: boolean;
 }
 
 /** One AIO request as built. */
@@ -86,9 +139,24 @@ export type PlanStep =
   | { kind: 'pipeWrite' }
   | { kind: 'dump'; file: number }
   | { kind: 'files'; ring: number; action: 'update' | 'unregister' | 'register'; want: number }
+  | { kind: 'bufs'; ring: number; action: 'update' | 'unregister' | 'register'; want: number }
+  /** WAIT for a child that left requests in flight and exited or exec'ed; its fork, the kill(pid, 0) after, and (execve) the new image's count of [aio]/io_uring mappings. */
+  | { kind: 'depart'; how: 'exit' | 'execve'; aio: boolean; code: number; fork: number; probe: number; maps?: { read: number; dump: number } }
+  /** A step the oracle reads through another one (its failure is not a setup failure). */
+  | { kind: 'aux' }
   | { kind: 'ringState'; ring: number }
   /** THREADS: two threads io_uring_enter the same queued SQEs (their steps: sequence and index). */
-  | { kind: 'threadEnter'; ring: number; reqs: number[]; enters: { seq: number; step: number }[]; single: boolean; sqpoll: boolean }
+  | {
+      kind: 'threadEnter';
+      ring: number;
+      reqs: number[];
+      enters: { seq: number; step: number }[];
+      single: boolean;
+      sqpoll: boolean;
+      /** A forked child's io_uring_enter (this step is the parent's WAIT), and its io_submit on an inherited AIO context. */
+      fork?: boolean;
+      aioSubmit?: { seq: number; step: number };
+    }
   | { kind: 'setup'; what: string };
 
 /** Everything the oracle needs to know about a built program. */
@@ -106,6 +174,8 @@ export interface Plan {
   pipeWrittenAt: number;
   /** Kind of each ring. */
   ringKinds: RingKind[];
+  /** Writes of children that exited or exec'ed with them in flight: done by `done` (AIO: exit_aio waits), or at any time (io_uring). */
+  childWrites?: { file: number; off: number; len: number; seed: number; submit: number; done: number; accepted?: { seq: number; step: number; want: number } }[];
 }
 
 /** A built program. */
@@ -137,6 +207,7 @@ const IO_LINK = IOSQE.IO_LINK.value;
 const IO_HARDLINK = IOSQE.IO_HARDLINK.value;
 const IO_DRAIN = IOSQE.IO_DRAIN.value;
 const FIXED_FILE = IOSQE.FIXED_FILE.value;
+const BUFFER_SELECT = IOSQE.BUFFER_SELECT.value;
 /** The ASYNC_CANCEL flags of each mode (SEMANTICS §3.9). */
 const CANCEL_FLAGS: Record<CancelMode, number> = {
   ud: 0,
@@ -149,6 +220,13 @@ const CANCEL_FLAGS: Record<CancelMode, number> = {
 const SQPOLL_ENTRIES = 128;
 /** Small-CQ rings: at most this many SQ entries, and as many CQ entries (the least CQSIZE takes). */
 const SMALL_CQ = 4;
+/** Bytes of each provided buffer (no read is longer). */
+const PBUF_BYTES = 64 * 8;
+/** At most this many departing children per program (each takes a ring or context slot). */
+const MAX_DEPARTS = 4;
+const CHILD_AIO_DATA = 0xc41d;
+/** Exit code of a departing child whose execve failed. */
+const EXEC_FAILED = 97;
 /** The multishot ring: SQ entries (its CQ, twice that, holds every completion a program can make). */
 const MS_ENTRIES = 256;
 
@@ -191,7 +269,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   }
   const usesPoll = m.steps.some(
     (st) =>
-      ((st.kind === 'submit' || st.kind === 'threadSubmit') && st.reqs.some((r) => r.op === 'POLL_ADD')) ||
+      ((st.kind === 'submit' || st.kind === 'threadSubmit' || st.kind === 'forkSubmit') && st.reqs.some((r) => r.op === 'POLL_ADD')) ||
       (st.kind === 'aioSubmit' && st.reqs.some((r) => r.op === 'POLL')) ||
       st.kind === 'msPoll',
   );
@@ -207,8 +285,27 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   const readBuf = p.buf(FILE_BYTES);
   // every write's data, each at its own place in one buffer
   const writes = countWrites(m);
-  const wdata = writes > 0 ? p.buf(writes * 64 * 8) : undefined;
-  let wused = 0;
+  const allReqs = m.steps.flatMap((st) => (st.kind === 'submit' || st.kind === 'threadSubmit' || st.kind === 'forkSubmit' ? st.reqs : []));
+  // registered buffers: every full slot is the whole write-data buffer, whose first FILE_BYTES READ_FIXED reads into
+  const usesFixedBufs = m.bufTable !== undefined || m.steps.some((st) => st.kind === 'bufs') || allReqs.some((r) => r.op === 'READ_FIXED' || r.op === 'WRITE_FIXED');
+  const prefix = usesFixedBufs ? FILE_BYTES : 0;
+  const wdata = writes > 0 || prefix > 0 ? p.buf(prefix + writes * 64 * 8) : undefined;
+  let wused = prefix;
+  // provided buffers: each PROVIDE_BUFFERS gives fresh buffer ids, each id its own PBUF_BYTES of this buffer
+  const nprovide = allReqs.filter((r) => r.op === 'PROVIDE_BUFFERS').length;
+  const pbufArea = nprovide > 0 ? p.buf(nprovide * PBUF_MAX * PBUF_BYTES) : undefined;
+  let nextBid = 0;
+  // a dup of each file, which closeFile closes (and replaces) while requests on it may be in flight
+  const usesAlias = m.steps.some((st) => st.kind === 'closeFile') || allReqs.some((r) => r.alias) || m.steps.some((st) => st.kind === 'aioSubmit' && st.reqs.some((r) => r.alias));
+  const aliases = usesAlias
+    ? files.map((f) => {
+        const a = p.fd();
+        s.syscall(SYSCALLS.dup, [arg.fd(f)], { fd: a });
+        return a;
+      })
+    : undefined;
+  let departs = 0;
+  plan.childWrites = [];
   let nwrites = 0;
   const ts = p.buf(16 * TIMER_MS.length);
   TIMER_MS.forEach((ms, i) => place(s, ts, 16 * i, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: 0, tv_nsec: ms * 1e6 })));
@@ -266,15 +363,31 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     return { req: q, raw: sqe({ opcode: q.op, addr: q.cancelUd, user_data: q.userData }) };
   };
   // registered-file tables: slot k holds file k % files, or nothing
-  const tables = rings.map(() => ({ exists: false, full: [] as boolean[] }));
-  const registerTable = (r: number, full: boolean[], mark: boolean) => {
+  const tables = rings.map(() => ({ exists: false, full: [] as (boolean | undefined)[] }));
+  const registerTable = (r: number, full: (boolean | undefined)[], mark: boolean) => {
     const fds = fdTable(full.map((f, k) => (f ? files[k % plan.files] : undefined)));
     const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.FILES.value, arg.buf(fds), full.length]);
     if (mark) plan.steps.set(ref.index, { kind: 'files', ring: r, action: 'register', want: tables[r].exists ? -errno.EBUSY : 0 });
-    if (!tables[r].exists) tables[r] = { exists: true, full: [...full] };
+    if (!tables[r].exists) tables[r] = { exists: true, full: full.map(Boolean) };
     return ref;
   };
   if (m.table) rings.forEach((_, r) => registerTable(r, m.table!.slice(0, FIXED_SLOTS), true));
+  // registered-buffer tables: slot k is the write-data buffer, or empty (iov_base NULL, len 0: a sparse slot)
+  const bufTables = rings.map(() => ({ exists: false, full: [] as (boolean | undefined)[] }));
+  const iovecs = (full: (boolean | undefined)[]): Buf => {
+    const b = p.buf(IOVEC_LAYOUT.size * full.length);
+    full.forEach((f, k) => f && place(s, b, IOVEC_LAYOUT.size * k, encodeStruct(IOVEC_LAYOUT, { iov_base: arg.buf(wdata!), iov_len: wdata!.size })));
+    return b;
+  };
+  const registerBufs = (r: number, full: (boolean | undefined)[]) => {
+    const reg = p.buf(RSRC_REGISTER_LAYOUT.size);
+    place(s, reg, 0, encodeStruct(RSRC_REGISTER_LAYOUT, { nr: full.length, data: arg.buf(iovecs(full)) }));
+    const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.BUFFERS2.value, arg.buf(reg), RSRC_REGISTER_LAYOUT.size]);
+    mark(ref.index, { kind: 'bufs', ring: r, action: 'register', want: bufTables[r].exists ? -errno.EBUSY : 0 });
+    if (!bufTables[r].exists) bufTables[r] = { exists: true, full: full.map(Boolean) };
+  };
+  if (m.bufTable) rings.forEach((_, r) => registerBufs(r, m.bufTable!.slice(0, BUF_SLOTS)));
+  const groupsUsed = rings.map(() => new Set<number>());
   const ringOwed = rings.map(() => new Owed());
   const ctxs: Ctx[] = [];
   for (let c = 0; c < m.ctxs; c++) ctxs.push(aioSetup(s, AIO_NR_EVENTS).ctx);
@@ -314,13 +427,24 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     }
   };
 
-  const submitUring = (ringIdx: number, reqs: UringReqModel[], threads = false) => {
+  const submitUring = (ringIdx: number, reqs: UringReqModel[], how: 'plain' | 'threads' | 'fork' = 'plain') => {
     const h = rings[ringIdx];
     const owed = ringOwed[ringIdx];
     const entries = entriesOf(ringIdx);
     const sqpoll = kinds[ringIdx] === 'sqpoll';
-    for (let from = 0; from < reqs.length; from += entries) {
-      const chunk = reqs.slice(from, from + entries);
+    // before 6.15 READ_FIXED/WRITE_FIXED look their buffer up at prep: an index with no buffer fails
+    // there, which ends io_uring_enter's batch (SEMANTICS §3.5, no SUBMIT_ALL): such a request is the
+    // last of its batch, so every batch is still consumed whole
+    const bt = bufTables[ringIdx];
+    const mayFailPrep = (r: UringReqModel) => (r.op === 'READ_FIXED' || r.op === 'WRITE_FIXED') && !(bt.exists && bt.full[r.target % (BUF_SLOTS + 1)] === true);
+    for (let from = 0, to = 0; from < reqs.length; from = to) {
+      to = Math.min(reqs.length, from + entries);
+      for (let k = from; k < to; k++)
+        if (mayFailPrep(reqs[k])) {
+          to = k + 1;
+          break;
+        }
+      const chunk = reqs.slice(from, to);
       const raws: RawStruct[] = [];
       const ids: number[] = [];
       let chain: number[] | undefined;
@@ -339,6 +463,9 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         const member = prev !== undefined && prev.link !== 0;
         const inline = !sqpoll && !member && !drain && !owed.drainUsed;
         const req: UringReq = { id, ring: ringIdx, userData: ud, op, queueStep: -1, enterStep: -1, link, drain, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0, inline };
+        // issued inside the io_uring_enter right after (by this task): the alias fd is used only then,
+        // as one issued after closeFile would find its number closed, or (in-process) another program's file
+        const issuedNow = inline && (how === 'plain' || kinds[ringIdx] === 'defer');
         let flags = (link === 1 ? IO_LINK : link === 2 ? IO_HARDLINK : 0) | (drain ? IO_DRAIN : 0);
         let raw: RawStruct;
         switch (op) {
@@ -349,6 +476,19 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
           case 'WRITE': {
             rw(req, r.file, r.at, r.words);
             let fd: Fd | number = files[req.file];
+            if (r.select && op === 'READ' && !r.fixed && pbufArea) {
+              // IOSQE_BUFFER_SELECT: the kernel picks a buffer of the group and names it in the CQE flags
+              req.select = true;
+              req.group = 1 + (r.file % PBUF_GROUPS);
+              groupsUsed[ringIdx].add(req.group);
+              flags |= BUFFER_SELECT;
+              raw = sqe({ opcode: op, fd, len: req.len, off: req.off, buf_group: req.group, user_data: ud, flags });
+              break;
+            }
+            if (r.alias && aliases && !r.fixed && issuedNow) {
+              req.alias = true;
+              fd = aliases[req.file];
+            }
             if (r.fixed) {
               // the slot's file is the one it always holds when full
               const slot = r.file % FIXED_SLOTS;
@@ -368,9 +508,51 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
             break;
           }
           case 'FSYNC':
+            // never on the alias: FSYNC is forced async (io_fsync_prep), so io-wq looks its fd up at some later time
             req.file = r.file % plan.files;
             raw = sqe({ opcode: 'FSYNC', fd: files[req.file], user_data: ud, flags });
             break;
+          case 'READ_FIXED':
+          case 'WRITE_FIXED': {
+            // buffer index past the table now and then: never registered (-EFAULT, like an empty slot)
+            rw(req, r.file, r.at, r.words);
+            const idx = r.target % (BUF_SLOTS + 1);
+            const bt = bufTables[ringIdx];
+            req.bufSlot = idx;
+            req.bufFull = bt.exists && idx < BUF_SLOTS ? bt.full[idx] : false;
+            let addr = arg.buf(wdata!, 0);
+            if (op === 'WRITE_FIXED') {
+              const w = writeData(req.off, req.len);
+              req.seed = w.seed;
+              addr = arg.buf(wdata!, w.at);
+            }
+            raw = sqe({ opcode: op, fd: files[req.file], addr, len: req.len, off: req.off, buf_index: idx, user_data: ud, flags });
+            break;
+          }
+          case 'FILES_UPDATE': {
+            // the op: fills or empties one slot when issued (in SQ order when inline, else at some later time)
+            const slot = r.at % FIXED_SLOTS;
+            const t = tables[ringIdx];
+            Object.assign(req, { filesSlot: slot, fill: r.words % 2 === 1, tableExists: t.exists });
+            const fds = fdTable([req.fill ? files[slot % plan.files] : undefined]);
+            raw = sqe({ opcode: op, addr: arg.buf(fds), len: 1, off: slot, user_data: ud, flags });
+            if (t.exists) t.full[slot] = issuedNow ? req.fill : undefined;
+            break;
+          }
+          case 'PROVIDE_BUFFERS':
+          case 'REMOVE_BUFFERS': {
+            req.group = 1 + (r.file % PBUF_GROUPS);
+            req.nbufs = 1 + (r.count % PBUF_MAX);
+            groupsUsed[ringIdx].add(req.group);
+            if (op === 'REMOVE_BUFFERS') {
+              raw = sqe({ opcode: op, fd: req.nbufs, buf_group: req.group, user_data: ud, flags });
+              break;
+            }
+            req.bid = nextBid;
+            nextBid += req.nbufs;
+            raw = sqe({ opcode: op, fd: req.nbufs, addr: arg.buf(pbufArea!, req.bid * PBUF_BYTES), len: PBUF_BYTES, off: req.bid, buf_group: req.group, user_data: ud, flags });
+            break;
+          }
           case 'POLL_ADD':
             req.pipeGen = pipeGen;
             raw = sqe({ opcode: 'POLL_ADD', fd: pipe!.r, poll32_events: POLL_EV.IN.value, user_data: ud, flags });
@@ -429,8 +611,34 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         if (link !== 0 || (prev && prev.link !== 0)) req.chain = plan.chains.length - 1;
       });
       let sub: { queue: StepRef; enter: StepRef };
-      if (!threads) sub = submit(s, h, raws);
-      else {
+      if (how === 'plain') sub = submit(s, h, raws);
+      else if (how === 'fork') {
+        // the parent queues the SQEs; a forked child (no task context of its own yet) enters them on
+        // the inherited ring (SEMANTICS §3.11) and tries its parent's AIO context, then exits
+        const b = p.buf(raws.length * h.sqeSize);
+        placeAll(s, b, 0, raws);
+        const queue = s.uringQueue(h.ring, b, 0, raws.length);
+        const c = p.seq();
+        const e = enter(c, h, raws.length, 0, sqpoll ? ENTER.SQ_WAKEUP.value : 0);
+        const a = ctxs.length ? aioSubmit(c, ctxs[0], [iocb({ opcode: 'FSYNC', fd: files[0], aio_data: CHILD_AIO_DATA })]).submit : undefined;
+        const pid = p.pid();
+        s.fork(c, pid);
+        const wait = s.wait(pid, Math.ceil(DRAIN_WAIT_MS * slow));
+        const single = kinds[ringIdx] === 'defer';
+        mark(wait.index, {
+          kind: 'threadEnter',
+          ring: ringIdx,
+          reqs: ids,
+          enters: [{ seq: c.id, step: e.index }],
+          single,
+          sqpoll,
+          fork: true,
+          aioSubmit: a ? { seq: c.id, step: a.index } : undefined,
+        });
+        // SINGLE_ISSUER: only the creator submits (-EEXIST for the child); the parent submits them then
+        sub = { queue, enter: single ? enter(s, h, raws.length, 0, 0) : wait };
+        for (const id of ids) if (!single) Object.assign(plan.uring[id], { byThread: true, byChild: true, inline: false });
+      } else {
         // the main thread queues the SQEs, two threads call io_uring_enter for them at once
         const b = p.buf(raws.length * h.sqeSize);
         placeAll(s, b, 0, raws);
@@ -454,6 +662,79 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     }
   };
 
+  // before 6.x's per-node references, unregistering files or buffers waits for every request holding
+  // the ring's resource node (fixed files and buffers share it): one held back by an unwritten pipe would wait for ever
+  const heldRsrc = (r: number) => plan.uring.some((q) => q.ring === r && (q.slot !== undefined || q.bufSlot !== undefined) && ringOwed[r].pending.has(q.id));
+
+  const bufsStep = (r: number, action: 'update' | 'unregister' | 'register', slot: number, fill: boolean) => {
+    const t = bufTables[r];
+    if (action === 'register') {
+      registerBufs(r, t.full.length ? t.full.map((f, k) => (k === slot ? fill : f)) : Array.from({ length: BUF_SLOTS }, (_, k) => k !== slot || fill));
+      return;
+    }
+    if (action === 'unregister') {
+      if (heldRsrc(r)) return;
+      const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.UNREGISTER_BUFFERS.value, 0, 0]);
+      mark(ref.index, { kind: 'bufs', ring: r, action, want: t.exists ? 0 : -errno.ENXIO });
+      t.exists = false;
+      return;
+    }
+    const up = p.buf(RSRC_UPDATE2_LAYOUT.size);
+    place(s, up, 0, encodeStruct(RSRC_UPDATE2_LAYOUT, { offset: slot, data: arg.buf(iovecs([fill])), nr: 1 }));
+    const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.BUFFERS_UPDATE.value, arg.buf(up), RSRC_UPDATE2_LAYOUT.size]);
+    mark(ref.index, { kind: 'bufs', ring: r, action, want: t.exists ? 1 : -errno.ENXIO });
+    if (t.exists) t.full[slot] = fill;
+  };
+
+  // a child with its own ring or AIO context leaves a file write and a poll in flight, then exits or
+  // execs; the parent reaps it and checks that nothing of it is left (SEMANTICS §1.7, §3.11)
+  const depart = (st: Extract<StreamModel['steps'][number], { kind: 'depart' }>) => {
+    const req = { file: 0, off: 0, len: 0 };
+    rw(req, st.file, st.at, st.words);
+    const w = writeData(req.off, req.len);
+    const c = p.seq();
+    const cp = pipe2(c, O.CLOEXEC.value);
+    let accepted: { seq: number; step: number; want: number } | undefined;
+    if (st.aio) {
+      const a = aioSetup(c, 8);
+      accepted = { seq: c.id, step: -1, want: 2 };
+      accepted.step = aioSubmit(c, a.ctx, [
+        iocb({ opcode: 'PWRITE', fd: files[req.file], aio_buf: arg.buf(wdata!, w.at), aio_nbytes: req.len, aio_offset: req.off, aio_data: 1 }),
+        iocb({ opcode: 'POLL', fd: cp.r, aio_buf: POLL_EV.IN.value, aio_data: 2 }),
+      ]).submit.index;
+    } else {
+      const h = setupRing(c, { entries: 8 });
+      submit(c, h, [
+        sqe({ opcode: 'WRITE', fd: files[req.file], addr: arg.buf(wdata!, w.at), len: req.len, off: req.off, user_data: 1 }),
+        sqe({ opcode: 'POLL_ADD', fd: cp.r, poll32_events: POLL_EV.IN.value, user_data: 2 }),
+      ]);
+    }
+    // the new image counts the [aio] and io_uring mappings it has: none, if execve dropped the old mm
+    const mapsFile = path.posix.join(ctx.dir, `maps${departs}`);
+    if (st.how === 'execve') {
+      const argv = p.buf(8 * 4);
+      const script = `grep -c -e '\\[aio\\]' -e 'io_uring' /proc/$$/maps > ${mapsFile}; exit ${EXEC_CODE}`;
+      ['sh', '-c', script].forEach((a, i) => c.patch(argv, 8 * i, 8, arg.buf(p.cstr(a))));
+      c.syscall(SYSCALLS.execve, [arg.buf(p.cstr(SHELL)), arg.buf(argv), 0]);
+    }
+    c.exit(st.how === 'execve' ? EXEC_FAILED : EXIT_CODE);
+    const pid = p.pid();
+    const fork = s.fork(c, pid);
+    const wait = s.wait(pid, Math.ceil(DRAIN_WAIT_MS * slow));
+    const probe = s.syscall(SYSCALLS.kill, [arg.pid(pid), 0]);
+    mark(probe.index, { kind: 'aux' });
+    let maps: { read: number; dump: number } | undefined;
+    if (st.how === 'execve') {
+      const r = readSmallFile(s, mapsFile, 64);
+      for (const x of [r.open, r.read, r.dump]) mark(x.index, { kind: 'aux' });
+      maps = { read: r.read.index, dump: r.dump.index };
+    }
+    mark(wait.index, { kind: 'depart', how: st.how, aio: st.aio, code: st.how === 'execve' ? EXEC_CODE : EXIT_CODE, fork: fork.index, probe: probe.index, maps });
+    // AIO: exit_aio waits for the write (its data is in the file once the child is reaped); io_uring: the
+    // exit may cancel it, and ring teardown is asynchronous: it lands, or not, at any time
+    plan.childWrites!.push({ file: req.file, off: req.off, len: req.len, seed: w.seed, submit: fork.index, done: st.aio ? wait.index : Infinity, accepted });
+  };
+
   const filesStep = (r: number, action: 'update' | 'unregister' | 'register', slot: number, fill: boolean) => {
     const t = tables[r];
     if (action === 'register') {
@@ -463,8 +744,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     if (action === 'unregister') {
       // before 6.x's per-node references, unregistering waits for every request holding the table:
       // one held back by an unwritten pipe would wait for ever
-      const held = plan.uring.some((q) => q.ring === r && q.slot !== undefined && ringOwed[r].pending.has(q.id));
-      if (held) return;
+      if (heldRsrc(r)) return;
       const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.UNREGISTER_FILES.value, 0, 0]);
       mark(ref.index, { kind: 'files', ring: r, action, want: t.exists ? 0 : -errno.ENXIO });
       t.exists = false;
@@ -493,10 +773,11 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
           req.seed = w.seed;
           buf = arg.buf(wdata!, w.at);
         }
-        cbs.push(iocb({ opcode: r.op, fd: files[req.file], aio_buf: buf, aio_nbytes: req.len, aio_offset: req.off, aio_data: data }));
+        // on the alias: io_submit takes its own file reference, so closeFile cannot disturb it
+        cbs.push(iocb({ opcode: r.op, fd: (r.alias && aliases ? aliases : files)[req.file], aio_buf: buf, aio_nbytes: req.len, aio_offset: req.off, aio_data: data }));
       } else if (r.op === 'FSYNC') {
         req.file = r.file % plan.files;
-        cbs.push(iocb({ opcode: 'FSYNC', fd: files[req.file], aio_data: data }));
+        cbs.push(iocb({ opcode: 'FSYNC', fd: (r.alias && aliases ? aliases : files)[req.file], aio_data: data }));
       } else {
         cbs.push(iocb({ opcode: 'POLL', fd: pipe!.r, aio_buf: POLL_EV.IN.value, aio_data: data }));
         if (!pipeWritten) owed.pending.add(id);
@@ -519,7 +800,27 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         if (rings.length) submitUring(st.ring % rings.length, st.reqs);
         break;
       case 'threadSubmit':
-        if (rings.length) submitUring(st.ring % rings.length, st.reqs, !!m.threads);
+        if (rings.length) submitUring(st.ring % rings.length, st.reqs, m.threads ? 'threads' : 'plain');
+        break;
+      case 'forkSubmit':
+        if (rings.length) submitUring(st.ring % rings.length, st.reqs, m.threads ? 'fork' : 'plain');
+        break;
+      case 'bufs':
+        if (rings.length && wdata) bufsStep(st.ring % rings.length, st.action, st.slot, st.fill);
+        break;
+      case 'closeFile':
+        if (aliases) {
+          // close(2), not dup over: requests already holding the file keep it (SEMANTICS §3.9)
+          const f = st.file % plan.files;
+          s.syscall(SYSCALLS.close, [arg.fd(aliases[f])]);
+          s.syscall(SYSCALLS.dup, [arg.fd(files[f])], { fd: aliases[f] });
+        }
+        break;
+      case 'depart':
+        if (m.threads && departs < MAX_DEPARTS) {
+          departs++;
+          depart(st);
+        }
         break;
       case 'reap': {
         if (!rings.length) break;
@@ -544,7 +845,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         if (k <= 0) break;
         ctxOwed[c].claimed += k;
         const waitMs = Math.ceil((st.waitMs > 1 ? REAP_WAIT_MS : REAP_WAIT_MS / 4) * slow);
-        const ref = aioGetevents(s, ctxs[c], k, k, waitMs * 1e6);
+        const ref = aioWaitEvents(s, ctxs[c], k, k, waitMs * 1e6);
         mark(ref.index, { kind: 'aioReap', ctx: c, want: k, final: false, waitMs });
         break;
       }
@@ -611,13 +912,30 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
       mark(ref.index, { kind: 'reap', ring: r, want: left, final: true, waitMs });
     }
   });
+  // provided buffers: after everything else completed, remove what is left of each group: an exact count
+  rings.forEach((h, r) => {
+    const groups = [...groupsUsed[r]].sort();
+    if (!groups.length) return;
+    const ids = groups.map((group) => {
+      const id = plan.uring.length;
+      const nbufs = Math.max(1, nextBid);
+      plan.uring.push({ id, ring: r, userData: id + 1, op: 'REMOVE_BUFFERS', queueStep: -1, enterStep: -1, link: 0, drain: false, file: 0, off: 0, len: 0, seed: 0, ms: 0, count: 0, inline: kinds[r] !== 'sqpoll', group, nbufs, finalRemove: true });
+      return id;
+    });
+    const sub = submit(s, h, ids.map((id) => sqe({ opcode: 'REMOVE_BUFFERS', fd: plan.uring[id].nbufs, buf_group: plan.uring[id].group, user_data: id + 1 })));
+    for (const id of ids) Object.assign(plan.uring[id], { queueStep: sub.queue.index, enterStep: sub.enter.index });
+    mark(sub.queue.index, { kind: 'queue', ring: r, reqs: ids });
+    mark(sub.enter.index, { kind: 'enter', ring: r, reqs: ids });
+    const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
+    mark(reap(s, h, ids.length, ids.length, waitMs).index, { kind: 'reap', ring: r, want: ids.length, final: true, waitMs });
+  });
   // FEAT_NODROP: nothing was dropped (cq_overflow counts dropped CQEs)
   rings.forEach((h, r) => mark(s.uringState(h.ring).index, { kind: 'ringState', ring: r }));
   ctxs.forEach((c, i) => {
     const left = ctxOwed[i].submitted - ctxOwed[i].claimed;
     if (left > 0) {
       const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
-      const ref = aioGetevents(s, c, left, left + 8, waitMs * 1e6);
+      const ref = aioWaitEvents(s, c, left, left + 8, waitMs * 1e6);
       mark(ref.index, { kind: 'aioReap', ctx: i, want: left, final: true, waitMs });
     }
   });
@@ -636,7 +954,8 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
 function countWrites(m: StreamModel): number {
   let n = 0;
   for (const st of m.steps) {
-    if (st.kind === 'submit' || st.kind === 'threadSubmit') for (const r of st.reqs) n += r.op === 'WRITE' ? 1 : 0;
+    if (st.kind === 'submit' || st.kind === 'threadSubmit' || st.kind === 'forkSubmit') for (const r of st.reqs) n += r.op === 'WRITE' || r.op === 'WRITE_FIXED' ? 1 : 0;
+    if (st.kind === 'depart') n++;
     if (st.kind === 'aioSubmit') for (const r of st.reqs) n += r.op === 'PWRITE' ? 1 : 0;
   }
   return n;

@@ -5,12 +5,31 @@
  * value the shrinker makes is still a program worth running.
  */
 import fc from 'fast-check';
-import { ASYNC_CANCEL, FEAT, POLL } from '../src/abi';
+import { ASYNC_CANCEL, FEAT, POLL, REGISTER } from '../src/abi';
 import { releasedBy } from '../src/abi/version';
 import { Capabilities, aioSupports, refusedSetupFlags, uringSupports } from '../src/target/caps';
 
 /** io_uring operations the stream uses (names of src/abi URING_OP). */
-export const URING_OPS = ['NOP', 'READ', 'WRITE', 'FSYNC', 'POLL_ADD', 'ASYNC_CANCEL', 'TIMEOUT', 'LINK_TIMEOUT', 'POLL_REMOVE'] as const;
+export const URING_OPS = [
+  'NOP',
+  'READ',
+  'WRITE',
+  'FSYNC',
+  'POLL_ADD',
+  'ASYNC_CANCEL',
+  'TIMEOUT',
+  'LINK_TIMEOUT',
+  'POLL_REMOVE',
+  'READ_FIXED',
+  'WRITE_FIXED',
+  'FILES_UPDATE',
+  'PROVIDE_BUFFERS',
+  'REMOVE_BUFFERS',
+] as const;
+/** Ops on registered buffers (need BUFFERS2 tables: {@link StreamOps.fixedBufs}). */
+export const FIXED_BUF_OPS: readonly UringOpKind[] = ['READ_FIXED', 'WRITE_FIXED'];
+/** Ops on provided buffers (need {@link StreamOps.provide}). */
+export const PROVIDE_OPS: readonly UringOpKind[] = ['PROVIDE_BUFFERS', 'REMOVE_BUFFERS'];
 /** One of {@link URING_OPS}. */
 export type UringOpKind = (typeof URING_OPS)[number];
 
@@ -38,6 +57,11 @@ export type CancelMode = (typeof CANCEL_MODES)[number];
 
 /** Registered-file table size: a small domain, so updates and fixed reads meet. */
 export const FIXED_SLOTS = 4;
+/** Registered-buffer table size (READ_FIXED/WRITE_FIXED index up to one past it: an index never registered). */
+export const BUF_SLOTS = 4;
+/** Provided-buffer groups (buf_group 1..PBUF_GROUPS) and buffers per PROVIDE_BUFFERS (1..PBUF_MAX). */
+export const PBUF_GROUPS = 2;
+export const PBUF_MAX = 4;
 
 /** Scratch files are this many 8-byte pattern words long (reads and writes stay inside). */
 export const FILE_WORDS = 512;
@@ -65,6 +89,15 @@ export interface UringReqModel {
   fixed?: boolean;
   /** ASYNC_CANCEL: index into {@link CANCEL_MODES} (missing: by user_data); by fd: `file` names the fd. */
   cancel?: number;
+  /**
+   * READ: IOSQE_BUFFER_SELECT from provided-buffer group `1 + file % PBUF_GROUPS` (no `fixed`). The same
+   * group numbering serves PROVIDE_BUFFERS and REMOVE_BUFFERS, with `count + 1` buffers;
+   * READ_FIXED/WRITE_FIXED use buffer index `target % (BUF_SLOTS + 1)`; FILES_UPDATE fills (words odd)
+   * or empties slot `at % FIXED_SLOTS`.
+   */
+  select?: boolean;
+  /** READ/WRITE: on the file's alias fd (a dup that `closeFile` closes while requests are in flight), when issued inside their io_uring_enter. */
+  alias?: boolean;
 }
 
 /** One iocb. */
@@ -73,6 +106,8 @@ export interface AioReqModel {
   file: number;
   at: number;
   words: number;
+  /** PREAD/PWRITE/FSYNC on the file's alias fd (see {@link UringReqModel.alias}). */
+  alias?: boolean;
 }
 
 /** One step of the stream. */
@@ -92,7 +127,15 @@ export type StreamStep =
   /** Cancel the multishot poll `target` back (ASYNC_CANCEL by user_data, or POLL_REMOVE). */
   | { kind: 'msCancel'; target: number; remove: boolean }
   /** dup3 another pipe's read end over the polled one while polls may be pending on it. */
-  | { kind: 'dupPipe' };
+  | { kind: 'dupPipe' }
+  /** io_uring_register on a ring's buffer table: BUFFERS_UPDATE of one slot (the write area, or emptied), UNREGISTER_BUFFERS, BUFFERS2 (sparse). */
+  | { kind: 'bufs'; ring: number; action: 'update' | 'unregister' | 'register'; slot: number; fill: boolean }
+  /** close(2) the file's alias fd (requests on it may be in flight), then dup a new alias into its slot. */
+  | { kind: 'closeFile'; file: number }
+  /** A forked child io_uring_enter()s these SQEs (queued by the parent) on the inherited ring, and io_submit()s on an inherited AIO context; process-level. */
+  | { kind: 'forkSubmit'; ring: number; reqs: UringReqModel[] }
+  /** A forked child sets up its own ring (or AIO context), leaves a write and a poll in flight, then exits or execs; process-level. */
+  | { kind: 'depart'; how: 'exit' | 'execve'; aio: boolean; file: number; at: number; words: number };
 
 /** A whole stream: the handles it opens and its steps. */
 export interface StreamModel {
@@ -105,12 +148,15 @@ export interface StreamModel {
   /** Kind of each ring (index into {@link RING_KINDS}; missing: plain). */
   kinds?: number[];
   /**
-   * Run `threadSubmit` steps on threads (else as plain submits): threads make the program
+   * Run `threadSubmit` steps on threads and `forkSubmit`/`depart` in forked children (else as plain
+   * submits, and no departures): threads and forks make the program
    * process-level, and a child executor runs it, slower than the addon: so only some programs do.
    */
   threads?: boolean;
   /** A registered-file table on every ring at setup: per slot, filled (with file `slot % files`) or empty. */
   table?: boolean[];
+  /** A registered-buffer table (BUFFERS2, sparse) on every ring at setup: per slot, the write area or empty. */
+  bufTable?: boolean[];
   steps: StreamStep[];
 }
 
@@ -126,12 +172,21 @@ export interface StreamOps {
   multishot?: boolean;
   /** Registered files whose file is looked up at issue (FEAT_LINKED_FILE, 5.17): a bad slot is a CQE, not a failed submit. */
   fixed?: boolean;
+  /** Registered-buffer tables with sparse slots and updates (IORING_REGISTER_BUFFERS2/BUFFERS_UPDATE, 5.13) and READ_FIXED/WRITE_FIXED. */
+  fixedBufs?: boolean;
+  /** Legacy provided buffers (PROVIDE_BUFFERS, REMOVE_BUFFERS, READ with IOSQE_BUFFER_SELECT, 5.7). */
+  provide?: boolean;
+  /** Process-level steps: forked children that submit, exit and exec (a child target runs them). */
+  procs?: boolean;
 }
 
 /** The operations of {@link URING_OPS} and {@link AIO_OPS} this kernel supports (SEMANTICS §3.6 probe). */
 export function supportedOps(caps: Capabilities): StreamOps {
-  const uring = URING_OPS.filter((o) => uringSupports(caps, o));
+  const probed = URING_OPS.filter((o) => uringSupports(caps, o));
   const feat = caps.uring.features;
+  const fixedBufs = probed.includes('READ_FIXED') && probed.includes('WRITE_FIXED') && releasedBy(REGISTER.BUFFERS_UPDATE.since!, caps.kernel);
+  const provide = probed.includes('READ') && probed.includes('PROVIDE_BUFFERS') && probed.includes('REMOVE_BUFFERS');
+  const uring = probed.filter((o) => (fixedBufs || !FIXED_BUF_OPS.includes(o)) && (provide || !PROVIDE_OPS.includes(o)));
   const ringKinds: RingKind[] = ['plain'];
   if (uring.length) {
     if (!refusedSetupFlags(caps, ['SQPOLL'])) ringKinds.push('sqpoll');
@@ -147,11 +202,14 @@ export function supportedOps(caps: Capabilities): StreamOps {
     cancelModes: cancelFlags ? [...CANCEL_MODES] : ['ud'],
     fixed: uring.includes('READ') && (feat & FEAT.LINKED_FILE.value) !== 0,
     multishot: uring.includes('POLL_ADD') && uring.includes('ASYNC_CANCEL') && releasedBy(POLL.ADD_MULTI.since!, caps.kernel),
+    fixedBufs,
+    provide,
+    procs: true,
   };
 }
 
 /** Arbitrary of one SQE. */
-export function uringReqArb(ops: readonly UringOpKind[], cancelModes: readonly CancelMode[] = ['ud'], fixed = false): fc.Arbitrary<UringReqModel> {
+export function uringReqArb(ops: readonly UringOpKind[], cancelModes: readonly CancelMode[] = ['ud'], fixed = false, select = false): fc.Arbitrary<UringReqModel> {
   return fc.record({
     op: fc.constantFrom(...ops),
     link: fc.constantFrom<0 | 1 | 2>(0, 0, 1, 2),
@@ -164,6 +222,8 @@ export function uringReqArb(ops: readonly UringOpKind[], cancelModes: readonly C
     ms: fc.nat(TIMER_MS.length - 1),
     fixed: fixed ? fc.constantFrom(false, false, true) : fc.constant(false),
     cancel: fc.constantFrom(...cancelModes.map((c) => CANCEL_MODES.indexOf(c))),
+    select: select ? fc.constantFrom(false, false, true) : fc.constant(false),
+    alias: fc.constantFrom(false, false, false, true),
   });
 }
 
@@ -185,6 +245,7 @@ export function aioReqArb(ops: readonly AioOpKind[]): fc.Arbitrary<AioReqModel> 
     file: fc.nat(1),
     at: fc.nat(FILE_WORDS - 1),
     words: fc.integer({ min: 1, max: 64 }),
+    alias: fc.constantFrom(false, false, false, true),
   });
 }
 
@@ -201,7 +262,7 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
   const uring = ops.uring.length > 0;
   const aio = ops.aio.length > 0;
   if (uring) {
-    const req = uringReqArb(ops.uring, ops.cancelModes, ops.fixed);
+    const req = uringReqArb(ops.uring, ops.cancelModes, ops.fixed, ops.provide);
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('submit' as const), ring: fc.nat(1), reqs: fc.array(req, { minLength: 1, maxLength: 6 }) }), weight: 6 });
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('reap' as const), ring: fc.nat(1), want: fc.integer({ min: 1, max: 8 }), waitMs: fc.constantFrom(0, 1, 50) }), weight: 3 });
     weighted.push({ arbitrary: fc.record({ kind: fc.constant('threadSubmit' as const), ring: fc.nat(1), reqs: fc.array(req, { minLength: 1, maxLength: 4 }) }), weight: 1 });
@@ -219,6 +280,29 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
       });
       weighted.push({ arbitrary: files, weight: 1 });
     }
+    if (ops.fixedBufs) {
+      const bufs = fc.record({
+        kind: fc.constant('bufs' as const),
+        ring: fc.nat(1),
+        action: fc.constantFrom<('update' | 'unregister' | 'register')[]>('update', 'update', 'update', 'unregister', 'register'),
+        slot: fc.nat(BUF_SLOTS - 1),
+        fill: fc.boolean(),
+      });
+      weighted.push({ arbitrary: bufs, weight: 1 });
+    }
+    if (ops.procs) {
+      // process-level: they only run as such in programs with `threads` set (else as plain submits, or not at all)
+      weighted.push({ arbitrary: fc.record({ kind: fc.constant('forkSubmit' as const), ring: fc.nat(1), reqs: fc.array(req, { minLength: 1, maxLength: 4 }) }), weight: 1 });
+      const depart = fc.record({
+        kind: fc.constant('depart' as const),
+        how: fc.constantFrom<('exit' | 'execve')[]>('exit', 'execve'),
+        aio: aio ? fc.boolean() : fc.constant(false),
+        file: fc.nat(1),
+        at: fc.nat(FILE_WORDS - 1),
+        words: fc.integer({ min: 1, max: 64 }),
+      });
+      weighted.push({ arbitrary: depart, weight: 1 });
+    }
   }
   if (aio) {
     const req = aioReqArb(ops.aio);
@@ -228,6 +312,7 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
   }
   weighted.push({ arbitrary: fc.constant({ kind: 'pipeWrite' as const }), weight: 1 });
   weighted.push({ arbitrary: fc.constant({ kind: 'dupPipe' as const }), weight: 1 });
+  weighted.push({ arbitrary: fc.record({ kind: fc.constant('closeFile' as const), file: fc.nat(1) }), weight: 1 });
   steps.push(fc.oneof(...weighted));
   return fc.record({
     rings: uring ? fc.array(fc.constantFrom(4, 8, 32), { minLength: 1, maxLength: 2 }) : fc.constant([]),
@@ -238,6 +323,7 @@ export function streamArb(ops: StreamOps, bounds: StreamBounds = {}): fc.Arbitra
     // 1 in 20: a process-level program runs in a child executor, slower than the addon (bench/fuzz)
     threads: uring ? fc.integer({ min: 0, max: 19 }).map((n) => n === 19) : fc.constant(false),
     table: ops.fixed ? fc.option(fc.array(fc.boolean(), { minLength: FIXED_SLOTS, maxLength: FIXED_SLOTS }), { nil: undefined }) : fc.constant(undefined),
+    bufTable: ops.fixedBufs ? fc.option(fc.array(fc.boolean(), { minLength: BUF_SLOTS, maxLength: BUF_SLOTS }), { nil: undefined }) : fc.constant(undefined),
     steps: fc.array(steps[0], { minLength: bounds.minSteps ?? 1, maxLength: bounds.maxSteps ?? 20 }),
   });
 }
@@ -248,7 +334,8 @@ export function describeModel(m: StreamModel): string {
     switch (s.kind) {
       case 'threadSubmit':
       case 'submit':
-        return `${s.kind === 'threadSubmit' && m.threads ? '2 threads submit' : 'submit'} r${s.ring}[${s.reqs.map((r) => r.op + (r.link === 1 ? '>' : r.link === 2 ? '>>' : '')).join(' ')}]`;
+      case 'forkSubmit':
+        return `${s.kind === 'threadSubmit' && m.threads ? '2 threads submit' : s.kind === 'forkSubmit' && m.threads ? 'a forked child submits' : 'submit'} r${s.ring}[${s.reqs.map((r) => r.op + (r.select && r.op === 'READ' ? '/select' : '') + (r.alias ? '/alias' : '') + (r.link === 1 ? '>' : r.link === 2 ? '>>' : '')).join(' ')}]`;
       case 'aioSubmit':
         return `io_submit c${s.ctx}[${s.reqs.map((r) => r.op).join(' ')}]`;
       case 'reap':
@@ -267,6 +354,12 @@ export function describeModel(m: StreamModel): string {
         return 'multishot poll';
       case 'msCancel':
         return `${s.remove ? 'POLL_REMOVE' : 'cancel'} multishot #${s.target}`;
+      case 'bufs':
+        return `buffers r${s.ring} ${s.action}${s.action === 'update' ? ` ${s.slot}${s.fill ? '' : ' empty'}` : ''}`;
+      case 'closeFile':
+        return `close alias of f${s.file}`;
+      case 'depart':
+        return `a forked child with ${s.aio ? 'an AIO context' : 'a ring'} ${s.how}s with requests pending`;
     }
   });
   return `rings [${m.rings.map((n, i) => `${n}${m.kinds?.[i] ? ':' + RING_KINDS[m.kinds[i]] : ''}`).join(',')}], ${m.ctxs} ctx, ${m.files} file(s): ${parts.join('; ')}`;

@@ -8,9 +8,9 @@
  * final CQE (§3.3); an overflowing CQ drops nothing (FEAT_NODROP). Each failure has a stable title
  * (no numbers, so the same bug lands in the same failure dir) and a detail line.
  */
-import { CQE_F, errno, errnoName } from '../src/abi';
+import { CQE_F, errno, errnoName, URING_CONST } from '../src/abi';
 import type { Cqe, IoEvent, StepResult, Trace } from '../src/program/trace';
-import type { AioReq, Plan, UringReq } from './build';
+import type { AioReq, Plan, PlanStep, UringReq } from './build';
 import { FILE_WORDS } from './model';
 
 /** One thing the kernel did wrong (or the environment, when `env` is set: not a finding). */
@@ -23,6 +23,8 @@ export interface Failure {
 
 const E = errno;
 const F_MORE = CQE_F.MORE.value;
+const F_BUFFER = CQE_F.BUFFER.value;
+const BUFFER_SHIFT = URING_CONST.CQE_BUFFER_SHIFT.value;
 const hex = (n: number) => `0x${n.toString(16)}`;
 const resName = (r: number) => (r < 0 ? `-${errnoName(-r) ?? -r}` : String(r));
 
@@ -47,7 +49,7 @@ export function outcomeClasses(plan: Plan, trace: Trace): string[] {
         if (r) {
           // ring kind, fixed file and cancel mode are part of the class, so the corpus keeps programs that use them
           const kind = plan.ringKinds?.[r.ring] ?? 'plain';
-          const how = `${kind === 'plain' ? '' : kind + ':'}${r.op}${r.slot !== undefined ? '/fixed' : ''}${r.multi ? `/multi${c.flags & F_MORE ? '+more' : ''}` : ''}${r.byThread ? '/thread' : ''}${r.cancelMode && r.cancelMode !== 'ud' ? '/' + r.cancelMode : ''}`;
+          const how = `${kind === 'plain' ? '' : kind + ':'}${r.op}${r.slot !== undefined ? '/fixed' : ''}${r.select ? '/select' : ''}${r.alias ? '/alias' : ''}${r.byChild ? '/child' : ''}${r.multi ? `/multi${c.flags & F_MORE ? '+more' : ''}` : ''}${r.byThread ? '/thread' : ''}${r.cancelMode && r.cancelMode !== 'ud' ? '/' + r.cancelMode : ''}`;
           cls.add(`u:${how}:${r.chain !== undefined ? 'l' : ''}${r.drain ? 'd' : ''}:${c.res >= 0 ? (c.res > 0 ? '+' : '0') : resName(c.res)}`);
         }
       }
@@ -75,8 +77,10 @@ export function judge(plan: Plan, trace: Trace): Failure[] {
     if (s.error) return [{ title: 'program: a step could not run', detail: `step ${s.step}: ${s.error}`, env: true }];
     if (!plan.steps.has(s.step) && s.ret < 0n)
       return [{ title: 'setup: a setup step failed', detail: `step ${s.step}: ${resName(Number(s.ret))}`, env: true }];
-    // a wait that ended short of both its count and its time was interrupted: in-process, a deadline
-    // signal of another program can do that (executor), so the run says nothing about the kernel
+    // a wait that ended short of both its count and its time was interrupted. io_uring's task work
+    // (TIF_NOTIFY_SIGNAL, no signal) cuts io_getevents short, which man 2 io_getevents allows (EINTR):
+    // the program calls it again for the rest (SYSCALL post 6, native/WIRE.md), so only the executor's
+    // own trouble is left here, and the run says nothing about the kernel
     const st = plan.steps.get(s.step);
     if (st && (st.kind === 'reap' || st.kind === 'aioReap')) {
       // (by the executor's count: a completion missing from the records is the kernel's or the trace's problem)
@@ -84,6 +88,13 @@ export function judge(plan: Plan, trace: Trace): Failure[] {
       if (got < st.want && s.t1Ns - s.t0Ns < BigInt(st.waitMs) * 1_000_000n && (s.ret < 0n || !s.deadline))
         return [{ title: 'executor: a wait was interrupted', detail: `step ${s.step}: ${got} of ${st.want} after ${Number(s.t1Ns - s.t0Ns) / 1e6} ms (ret ${resName(Number(s.ret))})`, env: true }];
     }
+  }
+  for (const s of main) {
+    const st = plan.steps.get(s.step);
+    if (st?.kind === 'bufs' && Number(s.ret) !== st.want)
+      // man 2 io_uring_register: BUFFERS2 (sparse: iov_base NULL, iov_len 0) 0, -EBUSY with a table; BUFFERS_UPDATE the slots updated; -ENXIO without a table
+      fail(`uring: IORING_REGISTER ${st.action} of the buffer table returned the wrong result`, `ring ${st.ring}: ${resName(Number(s.ret))}, expected ${resName(st.want)}`);
+    if (st?.kind === 'depart') judgeDeparture(st, s, main, fail);
   }
   judgeUring(plan, main, fail, trace.steps);
   judgeAio(plan, main, fail);
@@ -114,6 +125,14 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
     if (st.kind === 'ringState' && plan.ringKinds[st.ring] === 'smallcq' && s.ring && s.ring.cqOverflow !== 0)
       // FEAT_NODROP (5.5): an overflowing CQ keeps completions in a list; cq_overflow counts only dropped ones
       fail('uring: completions were dropped from an overflowing CQ despite FEAT_NODROP', `ring ${st.ring}: cq_overflow ${s.ring.cqOverflow}`);
+    if (st.kind === 'threadEnter' && st.fork) {
+      // the child ran its steps and _exit(0)ed, and the parent reaped it (this WAIT)
+      if (s.deadline || ret <= 0 || (Number(s.ret2) & 0xffff) !== 0)
+        fail('process: a forked child that submitted did not exit cleanly', `ring ${st.ring}: waitpid ${resName(ret)}, status ${hex(Number(s.ret2))}${s.deadline ? ', deadline' : ''}`);
+      const a = st.aioSubmit && threadStep(st.aioSubmit.seq, st.aioSubmit.step);
+      // SEMANTICS §1.7: fork does not inherit AIO contexts (mm_init_aio: no ioctx table): -EINVAL
+      if (a && Number(a.ret) !== -E.EINVAL) fail("aio: a forked child's io_submit on its parent's context did not fail with -EINVAL", `io_submit returned ${resName(Number(a.ret))}`);
+    }
     if (st.kind === 'threadEnter') {
       const q = fifo.get(st.ring) ?? [];
       const rets = st.enters.map((e) => threadStep(e.seq, e.step));
@@ -125,7 +144,7 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       if (st.single) {
         // SEMANTICS §3.11: a SINGLE_ISSUER ring takes submissions from its creator only
         if (got.some((x) => x !== -E.EEXIST))
-          fail('uring: another thread submitted on a SINGLE_ISSUER ring', `ring ${st.ring}: the threads' io_uring_enter returned ${got.map(resName).join(', ')}`);
+          fail(`uring: another ${st.fork ? 'process' : 'thread'} submitted on a SINGLE_ISSUER ring`, `ring ${st.ring}: the ${st.fork ? "child's" : "threads'"} io_uring_enter returned ${got.map(resName).join(', ')}`);
         continue;
       }
       if (st.sqpoll) {
@@ -138,7 +157,7 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       // two io_uring_enter calls racing for the same SQEs consume each of them exactly once
       const sum = got.reduce((a, b) => a + Math.max(0, b), 0);
       if (got.some((x) => x < 0) || sum !== q.length)
-        fail('uring: concurrent io_uring_enter calls did not consume each SQE exactly once', `ring ${st.ring}: ${got.map(resName).join(' + ')} for ${q.length} valid SQEs`);
+        fail(st.fork ? "uring: a forked child's io_uring_enter on the inherited ring did not consume its SQEs" : 'uring: concurrent io_uring_enter calls did not consume each SQE exactly once', `ring ${st.ring}: ${got.map(resName).join(' + ')} for ${q.length} valid SQEs`);
       for (const id of q.splice(0, Math.max(0, Math.min(sum, q.length)))) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
       continue;
     }
@@ -207,7 +226,9 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
   for (const [id, got] of one) {
     const r = plan.uring[id];
     const v = got.c.res;
-    if (got.c.flags !== 0 && !(r.multi && got.c.flags & F_MORE)) fail(`uring: ${r.op} CQE has unexpected flags`, `user_data ${hex(r.userData)}: flags ${hex(got.c.flags)}`);
+    // IOSQE_BUFFER_SELECT: F_BUFFER and the buffer id above CQE_BUFFER_SHIFT (judged in judgeProvided)
+    const legalFlags = r.select && (got.c.flags & 0xffff & ~F_BUFFER) === 0;
+    if (got.c.flags !== 0 && !(r.multi && got.c.flags & F_MORE) && !legalFlags) fail(`uring: ${r.op} CQE has unexpected flags`, `user_data ${hex(r.userData)}: flags ${hex(got.c.flags)}`);
     if (!inDomain(r, v) && !orphaned(r, v)) fail(`uring: ${r.op} result outside its domain`, `user_data ${hex(r.userData)}: res ${resName(v)}`);
     else if (cancelled(v) && !mayBeCancelled(r))
       fail(`uring: ${r.op} was cancelled with nothing to cancel it`, `user_data ${hex(r.userData)}: res ${resName(v)}, not linked and matched by no cancel`);
@@ -216,9 +237,21 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       // an empty slot is -EBADF (SEMANTICS §3.4), and a request that got its file keeps it (§3.9)
       if (r.slotFull && v === -E.EBADF)
         fail(`uring: FIXED_FILE ${r.op} of a registered file failed with -EBADF`, `user_data ${hex(r.userData)}: slot ${r.slot}`);
-      if (!r.slotFull && v !== -E.EBADF)
+      if (r.slotFull === false && v !== -E.EBADF)
         fail(`uring: FIXED_FILE ${r.op} of an empty slot did not fail with -EBADF`, `user_data ${hex(r.userData)}: slot ${r.slot}, res ${resName(v)}`);
     }
+    if (r.bufSlot !== undefined && r.inline && r.bufFull !== undefined && !cancelled(v)) {
+      // READ_FIXED/WRITE_FIXED: the buffer index is looked up inside its io_uring_enter here (at prep
+      // up to 6.14, at issue since); a registered buffer is used, an index with none is -EFAULT
+      // (man 2 io_uring_register IORING_REGISTER_BUFFERS2/BUFFERS_UPDATE: sparse slots; io_uring/rw.c)
+      if (r.bufFull && v === -E.EFAULT)
+        fail(`uring: ${r.op} of a registered buffer failed with -EFAULT`, `user_data ${hex(r.userData)}: buffer index ${r.bufSlot}`);
+      if (!r.bufFull && v !== -E.EFAULT)
+        fail(`uring: ${r.op} of an unregistered buffer index did not fail with -EFAULT`, `user_data ${hex(r.userData)}: buffer index ${r.bufSlot}, res ${resName(v)}`);
+    }
+    if (r.op === 'FILES_UPDATE' && r.inline && !cancelled(v) && v !== (r.tableExists ? 1 : -E.ENXIO))
+      // issued inside its io_uring_enter: the table is the one the program left (man 2 io_uring_enter IORING_OP_FILES_UPDATE)
+      fail('uring: FILES_UPDATE (the op) returned the wrong result', `user_data ${hex(r.userData)}: ${resName(v)}, expected ${resName(r.tableExists ? 1 : -E.ENXIO)}`);
     // a timer never fires before its time (hrtimers do not fire early; the clock is CLOCK_MONOTONIC)
     if ((r.op === 'TIMEOUT' || r.op === 'LINK_TIMEOUT') && v === -E.ETIME) {
       const t0 = queuedT0.get(id) ?? submittedAt.get(id)!.t0;
@@ -316,30 +349,121 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
         fail('uring: link chain completed out of order', `chain ${chain.map((x) => hex(plan.uring[x].userData)).join('>')}: ${hex(plan.uring[id].userData)} came before ${hex(Number(last.c.userData))}`);
       last = g;
     }
-    // after a failed member of a soft link, the rest complete -ECANCELED
+    // after a failed member of a soft link, the rest complete -ECANCELED (a member failed at prep
+    // reports its own error, SEMANTICS §3.5)
     for (let i = 0; i < members.length; i++) {
       const r = plan.uring[members[i]];
       const v = res(r.id);
       if (v === undefined || r.link !== 1 || !failedInLink(r, v)) continue;
       for (const later of members.slice(i + 1)) {
         const lv = res(later);
-        if (lv !== undefined && lv !== -E.ECANCELED)
+        if (lv !== undefined && lv !== -E.ECANCELED && !prepFailed(plan.uring[later], lv))
           fail('uring: linked request ran after its predecessor failed', `${r.op} ${hex(r.userData)} failed (${resName(v)}); ${plan.uring[later].op} ${hex(plan.uring[later].userData)} then completed ${resName(lv)}`);
       }
       break;
     }
   }
 
+  judgeProvided(plan, one, submittedAt, reapedAt, fail);
+
   // IOSQE_IO_DRAIN: started only after every earlier request of its ring completed
   for (const r of plan.uring) {
     const g = one.get(r.id);
-    if (!r.drain || !g) continue;
+    // a request failed at prep completes at once, drained or not (io_submit_fail_init, SEMANTICS §3.5)
+    if (!r.drain || !g || prepFailed(r, g.c.res)) continue;
     for (const e of plan.uring) {
       if (e.id >= r.id) break;
       const eg = one.get(e.id);
       if (e.ring === r.ring && eg && eg.pos > g.pos)
         fail('uring: drained request completed before an earlier one', `${r.op} ${hex(r.userData)} (IO_DRAIN) before ${e.op} ${hex(e.userData)}`);
     }
+  }
+}
+
+/**
+ * Legacy provided buffers (man 2 io_uring_enter: IORING_OP_PROVIDE_BUFFERS, IORING_OP_REMOVE_BUFFERS,
+ * IOSQE_BUFFER_SELECT; man 3 io_uring_prep_provide_buffers). Every PROVIDE_BUFFERS hands out fresh
+ * buffer ids, so per ring and group: a read's CQE names (F_BUFFER, id above CQE_BUFFER_SHIFT) a
+ * provided id no other read got; reads and removes never take more than was provided; -ENOBUFS
+ * only when the group may have been empty, a buffer only when one may have been provided; and the
+ * REMOVE_BUFFERS after everything completed removes exactly what is left.
+ */
+function judgeProvided(plan: Plan, one: Map<number, Seen<Cqe>>, submittedAt: Map<number, { step: number }>, reapedAt: Map<number, number>, fail: Fail): void {
+  const groups = new Map<string, UringReq[]>();
+  for (const r of plan.uring) {
+    if (r.group === undefined || !one.has(r.id)) continue;
+    const k = `ring ${r.ring} group ${r.group}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const res = (r: UringReq) => one.get(r.id)!.c.res;
+  const flags = (r: UringReq) => one.get(r.id)!.c.flags;
+  for (const [k, reqs] of groups) {
+    const provides = reqs.filter((r) => r.op === 'PROVIDE_BUFFERS' && res(r) === 0);
+    const provided = new Set(provides.flatMap((r) => Array.from({ length: r.nbufs! }, (_, i) => r.bid! + i)));
+    const total = provided.size;
+    const reads = reqs.filter((r) => r.select);
+    const removes = reqs.filter((r) => r.op === 'REMOVE_BUFFERS' && !r.finalRemove);
+    const removedBy = (rs: UringReq[]) => rs.reduce((a, r) => a + Math.max(0, res(r)), 0);
+    const got = new Map<number, UringReq>();
+    for (const r of reads) {
+      if (!(flags(r) & F_BUFFER)) {
+        if (res(r) >= 0) fail('uring: a BUFFER_SELECT read succeeded without naming its buffer', `${k}: user_data ${hex(r.userData)} res ${resName(res(r))} flags ${hex(flags(r))}`);
+        continue;
+      }
+      const bid = flags(r) >>> BUFFER_SHIFT;
+      if (res(r) === -E.ENOBUFS) fail('uring: a BUFFER_SELECT read failed -ENOBUFS but named a buffer', `${k}: user_data ${hex(r.userData)} buffer ${bid}`);
+      if (!provided.has(bid)) fail('uring: a BUFFER_SELECT read got a buffer id never provided to its group', `${k}: user_data ${hex(r.userData)} buffer ${bid}; provided: ${[...provided].join(', ') || 'none'}`);
+      else if (got.has(bid)) fail('uring: two BUFFER_SELECT reads got the same provided buffer', `${k}: buffer ${bid} to ${hex(got.get(bid)!.userData)} and ${hex(r.userData)}`);
+      got.set(bid, r);
+    }
+    const used = reads.filter((r) => flags(r) & F_BUFFER).length;
+    const removed = removedBy(removes);
+    if (used + removed > total) fail('uring: more provided buffers were used and removed than provided', `${k}: ${used} used by reads, ${removed} removed, ${total} provided`);
+    for (const r of reads) {
+      const enter = submittedAt.get(r.id)!.step;
+      const reaped = reapedAt.get(r.id)!;
+      if (res(r) === -E.ENOBUFS) {
+        // provided (and reaped) before the read was submitted, less all that may have gone before it completed
+        const surely = provides.filter((q) => reapedAt.get(q.id)! < enter).reduce((a, q) => a + q.nbufs!, 0);
+        const taken = reads.filter((x) => x !== r && flags(x) & F_BUFFER && submittedAt.get(x.id)!.step <= reaped).length + removedBy(removes.filter((x) => submittedAt.get(x.id)!.step <= reaped));
+        if (surely - taken >= 1) fail('uring: a BUFFER_SELECT read failed -ENOBUFS while its group held buffers', `${k}: user_data ${hex(r.userData)}: ${surely} provided before it was submitted, at most ${taken} taken before it completed`);
+      } else if (flags(r) & F_BUFFER && !provides.some((q) => submittedAt.get(q.id)!.step <= reaped))
+        fail('uring: a BUFFER_SELECT read got a buffer before any was provided to its group', `${k}: user_data ${hex(r.userData)}`);
+    }
+    const fin = reqs.find((r) => r.finalRemove);
+    if (fin) {
+      const v = res(fin);
+      const left = total - used - removed;
+      if (left > 0 ? v !== left : v !== 0 && v !== -E.ENOENT)
+        fail('uring: REMOVE_BUFFERS after every request completed did not remove what was left', `${k}: res ${resName(v)}; ${total} provided, ${used} used by reads, ${removed} removed before (${Math.max(0, left)} left)`);
+    }
+  }
+}
+
+/**
+ * A child that left requests in flight and exited or exec'ed (SEMANTICS §1.7: exit_aio waits for the
+ * in-flight I/O and frees the contexts; §3.11: exit and exec cancel the task's io_uring requests, and
+ * the rings go with the last reference): reaped before the deadline with the expected status, no
+ * thread of it left (kill(pid, 0) is -ESRCH), and the exec'ed image maps no ring of the old one.
+ */
+function judgeDeparture(st: Extract<PlanStep, { kind: 'depart' }>, s: StepResult, main: StepResult[], fail: Fail): void {
+  const rule = st.aio ? 'SEMANTICS §1.7' : 'SEMANTICS §3.11';
+  const what = `a child with ${st.aio ? 'an AIO context' : 'a ring'} that ${st.how === 'exit' ? 'exited' : 'exec\'ed'} with requests in flight`;
+  if (s.deadline) {
+    fail(`process: ${what} was not reaped in time (teardown hang?)`, `${rule}: waitpid hit its deadline`);
+    return;
+  }
+  const status = Number(s.ret2);
+  const fork = main.find((x) => x.step === st.fork);
+  if (Number(s.ret) !== Number(fork?.ret ?? -1) || (status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== st.code)
+    fail(`process: ${what} did not end as it should`, `waitpid ${resName(Number(s.ret))} (fork ${fork ? resName(Number(fork.ret)) : 'missing'}), status ${hex(status)}, expected exit ${st.code}`);
+  const probe = main.find((x) => x.step === st.probe);
+  if (probe && Number(probe.ret) !== -E.ESRCH) fail(`process: ${what} left a thread behind after it was reaped`, `${rule}: kill(pid, 0) returned ${resName(Number(probe.ret))}`);
+  if (st.maps) {
+    const rd = main.find((x) => x.step === st.maps!.read);
+    const d = main.find((x) => x.step === st.maps!.dump);
+    const n = rd && d?.dump && rd.ret > 0n ? Number.parseInt(d.dump.subarray(0, Number(rd.ret)).toString('ascii').trim(), 10) : NaN;
+    if (n !== 0) fail(`process: the image a child exec'ed still maps ${st.aio ? 'an [aio]' : 'an io_uring'} ring`, `${rule}: ${Number.isNaN(n) ? 'no count was written' : `${n} mapping(s)`}`);
   }
 }
 
@@ -360,7 +484,7 @@ function couldMatch(c: UringReq, r: UringReq): boolean {
     case 'fd':
     case 'fdAll':
       if (c.cancelFile === -1) return r.op === 'POLL_ADD' && (!c.inline || r.pipeGen === c.pipeGen);
-      return (r.op === 'READ' || r.op === 'WRITE' || r.op === 'FSYNC') && r.file === c.cancelFile;
+      return (r.op === 'READ' || r.op === 'WRITE' || r.op === 'FSYNC' || r.op === 'READ_FIXED' || r.op === 'WRITE_FIXED') && r.file === c.cancelFile;
   }
 }
 
@@ -372,10 +496,32 @@ function inDomain(r: UringReq, v: number): boolean {
       return v === 0 || cancelled;
     case 'READ':
     case 'WRITE':
-      // a registered-file slot may be empty when the request is issued: -EBADF (SEMANTICS §3.4)
-      return v === r.len || cancelled || v === -E.EINTR || (r.slot !== undefined && v === -E.EBADF);
+      // a registered-file slot may be empty when the request is issued: -EBADF (SEMANTICS §3.4); an
+      // empty provided-buffer group: -ENOBUFS (man 2 io_uring_enter, IOSQE_BUFFER_SELECT). Requests
+      // on the alias fd are issued inside their io_uring_enter, before closeFile closes it: they hold
+      // their file, and the close changes nothing (SEMANTICS §3.9), so never -EBADF
+      return (
+        v === r.len ||
+        cancelled ||
+        v === -E.EINTR ||
+        (r.slot !== undefined && v === -E.EBADF) ||
+        (!!r.select && v === -E.ENOBUFS)
+      );
+    case 'READ_FIXED':
+    case 'WRITE_FIXED':
+      // an index with no registered buffer (empty sparse slot, past the table, no table): -EFAULT
+      // (io_uring/rw.c io_prep_rw_fixed / io_import_reg_buf; 6.1, 6.12, 6.18 alike)
+      return v === r.len || cancelled || v === -E.EINTR || v === -E.EFAULT;
     case 'FSYNC':
       return v === 0 || cancelled || v === -E.EINTR;
+    case 'FILES_UPDATE':
+      // man 2 io_uring_enter IORING_OP_FILES_UPDATE: the number of slots updated; -ENXIO with no file table
+      return v === 1 || v === -E.ENXIO || cancelled;
+    case 'PROVIDE_BUFFERS':
+      return v === 0 || cancelled;
+    case 'REMOVE_BUFFERS':
+      // the number removed, at most the count asked for; -ENOENT for a group that does not exist
+      return (v >= 0 && v <= r.nbufs!) || v === -E.ENOENT || cancelled;
     case 'POLL_ADD':
       return v > 0 || cancelled;
     case 'ASYNC_CANCEL':
@@ -389,6 +535,14 @@ function inDomain(r: UringReq, v: number): boolean {
     case 'LINK_TIMEOUT':
       return v === -E.ETIME || v === -E.EALREADY || v === -E.ENOENT || cancelled;
   }
+}
+
+/**
+ * Did this request fail at prep, inside io_uring_enter (SEMANTICS §3.5)? Up to 6.14, READ_FIXED and
+ * WRITE_FIXED look their buffer index up there (io_prep_rw_fixed: -EFAULT); since, at issue.
+ */
+function prepFailed(r: UringReq, v: number): boolean {
+  return (r.op === 'READ_FIXED' || r.op === 'WRITE_FIXED') && v === -E.EFAULT;
 }
 
 /** Does this result break a soft link? Any error, and a short read or write. */
@@ -497,8 +651,14 @@ function judgeFiles(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
     }
     return !!e && !!st && st.kind === 'enter' && st.reqs.indexOf(r.id) < Number(e.ret);
   };
+  // a departed child's write: done once the child was reaped when it was an AIO write io_submit
+  // accepted (SEMANTICS §1.7: exit_aio waits for in-flight I/O), else maybe, at any time
+  for (const w of plan.childWrites ?? []) {
+    const acc = w.accepted && all.find((x) => x.seq === w.accepted!.seq && x.step === w.accepted!.step);
+    writes[w.file].push({ seed: w.seed, off: w.off, len: w.len, submit: w.submit, done: w.done, ok: !!acc && Number(acc.ret) === w.accepted!.want });
+  }
   for (const r of plan.uring)
-    if (r.op === 'WRITE' && consumed(r)) {
+    if ((r.op === 'WRITE' || r.op === 'WRITE_FIXED') && consumed(r)) {
       const d = doneU.get(r.id);
       writes[r.file].push({ seed: r.seed, off: r.off, len: r.len, submit: r.enterStep, done: d ? d.step : Infinity, ok: d?.res === r.len });
     }

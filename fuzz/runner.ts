@@ -248,21 +248,24 @@ function corpusExamples(c: Corpus, ops: StreamOps): [StreamModel][] {
   const kinds = ops.ringKinds ?? ['plain'];
   const modes = ops.cancelModes ?? ['ud'];
   const reqOk = (r: UringReqModel) =>
-    ops.uring.includes(r.op) && (!r.fixed || !!ops.fixed) && (r.op !== 'ASYNC_CANCEL' || modes.includes(CANCEL_MODES[r.cancel ?? 0]));
+    ops.uring.includes(r.op) && (!r.fixed || !!ops.fixed) && (!r.select || !!ops.provide) && (r.op !== 'ASYNC_CANCEL' || modes.includes(CANCEL_MODES[r.cancel ?? 0]));
   const ok = (m: StreamModel) =>
     m.steps.every((s) =>
-      s.kind === 'submit' || s.kind === 'threadSubmit'
+      s.kind === 'submit' || s.kind === 'threadSubmit' || s.kind === 'forkSubmit'
         ? s.reqs.every(reqOk)
         : s.kind === 'aioSubmit'
           ? s.reqs.every((r) => ops.aio.includes(r.op))
           : s.kind === 'files'
             ? !!ops.fixed
+            : s.kind === 'bufs'
+            ? !!ops.fixedBufs
             : s.kind === 'msPoll' || s.kind === 'msCancel'
               ? !!ops.multishot
               : true,
     ) &&
     (m.kinds ?? []).every((k) => kinds.includes(RING_KINDS[k])) &&
     (m.table === undefined || !!ops.fixed) &&
+    (m.bufTable === undefined || !!ops.fixedBufs) &&
     (m.rings.length === 0 || ops.uring.length > 0) &&
     (m.ctxs === 0 || ops.aio.length > 0);
   return c.loaded

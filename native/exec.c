@@ -397,6 +397,12 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 				return bad(e, "post 3 needs argument 3 to be a buffer");
 			return 0;
 		case 5: return check_range(g, c, 0, 8, e);
+		case 6:
+			// io_getevents only, its events and timeout (or 0) in buffers: the executor reads the timeout
+			if (rd32(pl) != SYS_io_getevents || nargs < 5 || rd32(pl + 16 + 48) != A_BUF ||
+			    (rd32(pl + 16 + 64) != A_BUF && !(rd32(pl + 16 + 64) == A_IMM && rd64(pl + 16 + 64 + 8) == 0)))
+				return bad(e, "post 6 needs io_getevents with buffers for its events and timeout");
+			return 0;
 		}
 		return bad(e, "unknown post %u", post);
 	}
@@ -748,6 +754,31 @@ static int may_close(struct prog *g, uint32_t slot)
 	       (!fd_ident(g->fd[slot], &id) && id.dev == g->fdid[slot].dev && id.ino == g->fdid[slot].ino);
 }
 
+// SYSCALL post 6: an io_getevents that ended early (-EINTR, or fewer than min_nr events before its
+// timeout) is called again for the rest, with the time left. read_events (fs/aio.c) sleeps
+// interruptibly and signal_pending() is true for TIF_NOTIFY_SIGNAL too (5.11, 12db8b690010), which
+// io_uring's task work sets on the task that submitted (TWA_SIGNAL) with no signal sent; man 2
+// io_getevents allows EINTR. Result: the events in hand, or the error of the last call if none.
+static long aio_wait_rest(struct thr *t, const uint64_t a[6], long r, uint64_t t0)
+{
+	uint64_t end = t->g->deadline;
+	long got = r > 0 ? r : 0, min = (long)a[1], nr = (long)a[2];
+	if (a[4]) {
+		const struct timespec *ts = (const struct timespec *)(uintptr_t)a[4];
+		end = umin(end, t0 + (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec);
+	}
+	while ((r >= 0 || r == -EINTR) && got < min && got < nr) {
+		uint64_t now = now_ns();
+		if (now >= end) break;
+		struct timespec rest = {(time_t)((end - now) / 1000000000ull), (long)((end - now) % 1000000000ull)};
+		arm(t, t->g->deadline);
+		r = kx_sys(SYS_io_getevents, (long)a[0], min - got, nr - got, (long)(a[3] + 32 * (uint64_t)got),
+			   a[4] ? (long)&rest : 0, 0);
+		if (r > 0) got += r;
+	}
+	return got > 0 || r >= 0 ? got : r;
+}
+
 static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, struct res *o)
 {
 	struct prog *g = t->g;
@@ -760,6 +791,7 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	arm(t, g->deadline);
 	o->t0 = now_ns();
 	long r = kx_sys(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4], (long)a[5]);
+	if (post == 6) r = aio_wait_rest(t, a, r, o->t0), post = 3;
 	o->t1 = now_ns();
 	set_ret(o, r);
 	if (o->t1 >= g->deadline) o->flags |= F_DEADLINE;

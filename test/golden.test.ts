@@ -26,13 +26,14 @@ import { Rec, RECORD_HEADER, TRACE_HEADER, TRACE_MAGIC } from '../src/program/wi
 /**
  * Digests taken with the code before the fast paths (commit 3301717); retaken when the fuzz streams
  * widened (ring kinds, fixed files, cancel modes, POLL_REMOVE, dupPipe, threads, multishot polls: new
- * models, plans and verdicts).
+ * models, plans and verdicts); retaken again when they widened to registered and provided buffers,
+ * FILES_UPDATE, alias fds closed under requests, forked children and io_getevents retried (post 6).
  */
 const GOLDEN = {
-  wire: 'ebd962546da4163c80dd3e9dd1b5a5b1062844951a6f24348c0485a75ffee37e',
-  plans: 'f065e4b4879c24d544bc9bd405a4b845d2f0ac34c1c52134ab13feabdd953100',
-  decoded: '9b6637c411fb067d36512fe5414a293d8a40f153b63daea875a1a78c59240d66',
-  verdicts: 'ea85b6426c80514bbd5b945b682772911b06dcb9fae82655a4441d9016149872',
+  wire: '4ce4ed48de43cafc51b77e9c2eb43f134227f06cdc7b5ec9ce1e925e367bf947',
+  plans: '936c11d7e021d0d7aa2d51fc83650a9c42a5f3deca27680c1bc1ff93360452e7',
+  decoded: 'b332f5aa8e96e5f46ebd372023486c37cad31d3289f84e35bc15afaf37279892',
+  verdicts: '72f168622379bfc51a36211b37d0277e19270b82166bec8c40f3ca316e12738b',
 };
 
 /** A canonical text of a value: keys sorted, `undefined` members kept, bigints and Buffers spelled out. */
@@ -263,9 +264,14 @@ function simulate(b: Built, rnd: () => number): Buffer {
           TIMEOUT: [0, -E.ETIME, -E.ECANCELED],
           LINK_TIMEOUT: [-E.ETIME, -E.EALREADY, -E.ENOENT, -E.ECANCELED, 0],
           POLL_REMOVE: [0, -E.ENOENT, -E.EALREADY, -E.ECANCELED],
+          READ_FIXED: [r.len, r.len, -E.EFAULT, -E.ECANCELED],
+          WRITE_FIXED: [r.len, -E.EFAULT, -E.ECANCELED],
+          FILES_UPDATE: [1, -E.ENXIO, 0],
+          PROVIDE_BUFFERS: [0, 0, -E.ECANCELED],
+          REMOVE_BUFFERS: [0, 1, -E.ENOENT, 5],
         };
         const res = pick(domain[r.op]);
-        if (r.op === 'WRITE' && res === r.len) patternBytes(r.seed, r.off, r.len).copy(files[r.file], r.off);
+        if ((r.op === 'WRITE' || r.op === 'WRITE_FIXED') && res === r.len) patternBytes(r.seed, r.off, r.len).copy(files[r.file], r.off);
         const c = Buffer.alloc(16);
         c.writeBigUInt64LE(odd(0.01) ? 0xfeedn : BigInt(r.userData), 0);
         c.writeInt32LE(res, 8);

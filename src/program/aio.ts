@@ -126,6 +126,16 @@ export function aioGetevents(seq: Sequence, ctx: Ctx, min: ArgLike, nr: number, 
   return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts], { aioEvents: true });
 }
 
+/**
+ * io_getevents(ctx, min, nr, events, timeout), made again for the rest when it ends early (-EINTR or
+ * a short count before its timeout, as io_uring's task work makes it: man 2 io_getevents allows EINTR).
+ */
+export function aioWaitEvents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {
+  const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));
+  const ts = timeoutNs === null ? 0 : arg.buf(timespec(seq, timeoutNs));
+  return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts], { aioWait: true });
+}
+
 /** io_pgetevents(ctx, min, nr, events, timeout, usig) with a raw __aio_sigset buffer (or 0). */
 export function aioPgetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout, usig: ArgLike = 0): StepRef {
   const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));

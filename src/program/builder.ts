@@ -105,6 +105,8 @@ export interface SyscallOptions {
   pid?: Pid;
   /** Record `ret` io_events from the buffer given as argument 3 (io_getevents, io_pgetevents). */
   aioEvents?: boolean;
+  /** As aioEvents, and an io_getevents cut short before its timeout is called again for the rest (post 6). */
+  aioWait?: boolean;
   /** A negative result ends this sequence. */
   stopOnError?: boolean;
   /** Store the result (negative ones too) as an i64 at the start of this buffer, for later LOAD64/LOAD32 args. */
@@ -237,6 +239,7 @@ export class Sequence {
     let postSlot = 0;
     if (opts.fd) [post, postSlot] = [Post.FD, opts.fd.slot];
     else if (opts.pid) [post, postSlot] = [Post.PID, opts.pid.slot];
+    else if (opts.aioWait) post = Post.AIO_WAIT;
     else if (opts.aioEvents) post = Post.AIO_EVENTS;
     else if (opts.store) [post, postSlot] = [Post.STORE, opts.store.slot];
     const len = 16 + 6 * 16;

@@ -105,7 +105,7 @@ export const LIBC_ARITY: { readonly [K in LibcFnName]: number } = {
 };
 
 /** What SYSCALL does with its result. */
-export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4, STORE: 5 } as const;
+export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4, STORE: 5, AIO_WAIT: 6 } as const;
 
 /** FILL kinds. */
 export const FillKind = { ZERO: 0, PATTERN: 1, BYTE: 2 } as const;

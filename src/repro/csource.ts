@@ -263,6 +263,13 @@ class Emitter {
             body.push(`aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
             comment += ', io_events recorded';
             break;
+          case Post.AIO_WAIT:
+            if (nr !== SYSCALLS.io_getevents || nargs < 5 || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
+              this.fail(s, i, 'post 6 needs io_getevents with buffers for its events and timeout');
+            this.use('aio');
+            body.push(`r = aio_wait_rest(t, &o, a, r);`, `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
+            comment += ', called again until min_nr events (EINTR), io_events recorded';
+            break;
           default:
             this.fail(s, i, `unknown post ${post}`);
         }

@@ -348,6 +348,31 @@ static void aio_events(struct thr *t, unsigned s, unsigned i, long r, uint32_t b
 	}
 	remember(buf[b] + off, (uint32_t)n, 32, 1);
 }
+
+// post 6: an io_getevents cut short before its timeout (-EINTR, or fewer than min_nr: io_uring's
+// task work sets TIF_NOTIFY_SIGNAL, which ends the interruptible wait) is made again for the rest.
+static long aio_wait_rest(struct thr *t, struct res *o, const long a[6], long r)
+{
+	uint64_t end = deadline;
+	long got = r > 0 ? r : 0;
+	if (a[4]) {
+		const struct timespec *ts = (const struct timespec *)a[4];
+		end = umin(end, o->t0 + (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec);
+	}
+	while ((r >= 0 || r == -EINTR) && got < a[1] && got < a[2]) {
+		uint64_t now = now_ns();
+		if (now >= end) break;
+		struct timespec rest = {(time_t)((end - now) / 1000000000ull), (long)((end - now) % 1000000000ull)};
+		arm(t, deadline);
+		r = sys(SYS_io_getevents, a[0], a[1] - got, a[2] - got, a[3] + 32 * got, a[4] ? (long)&rest : 0, 0);
+		if (r > 0) got += r;
+	}
+	r = got > 0 || r >= 0 ? got : r;
+	o->t1 = now_ns();
+	set_ret(o, r);
+	if (o->t1 >= deadline) o->flags |= F_DEADLINE;
+	return r;
+}
 `;
 
 const RING = String.raw`
