@@ -47,7 +47,8 @@ function runHeader(t: Target, caps: Capabilities): string {
 
 function progressLine(t: TestResult, done: number, total: number, tty: boolean): string {
   const mark = t.status === 'pass' ? 'ok  ' : t.status === 'fail' ? 'FAIL' : 'skip';
-  const extra = t.status === 'skip' ? ` (${t.reason})` : t.status === 'fail' ? ` — ${t.reason}` : '';
+  const known = t.knownBug ? ` (known kernel bug: ${t.knownBug})` : '';
+  const extra = t.status === 'skip' ? ` (${t.reason})` : t.status === 'fail' ? `${known} — ${t.reason}` : '';
   const line = `[${done}/${total}] ${mark} ${t.title}${extra}`;
   return tty ? `\r\x1b[K${line}${t.status === 'pass' ? '' : '\n'}` : line + '\n';
 }

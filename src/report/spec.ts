@@ -21,6 +21,7 @@ function failure(t: TestResult, n: number, paint: ReturnType<typeof painter>): s
   const lines = [paint.red(`  ${n}) ${printable(t.title)}`)];
   if (t.id !== t.title) lines.push(line(t.id));
   if (t.rule) lines.push(line(`rule: ${t.rule}`));
+  if (t.knownBug) lines.push(line(`known kernel bug: ${t.knownBug}`));
   lines.push(line(t.timedOut && t.reason ? `timed out: ${reason}` : reason, paint.red));
   if (t.detail) lines.push(...indented(t.detail));
   if (t.kernelReport) lines.push(line('kernel report:'), ...indented(t.kernelReport));
@@ -48,6 +49,7 @@ export function toSpecSummary(run: RunResult, colour = false): string {
     out.push('');
   }
   const { pass, fail, skip } = run.totals;
-  out.push(`${pass} passed, ${fail} failed, ${skip} skipped`);
+  const known = failing.filter((t) => t.knownBug).length;
+  out.push(`${pass} passed, ${fail} failed${known ? ` (${known} by known kernel bugs)` : ''}, ${skip} skipped`);
   return out.join('\n') + '\n';
 }

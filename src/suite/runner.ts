@@ -96,6 +96,8 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
         if (timedOut) r.timedOut = true;
         const notes = NOTES.get(t);
         if (notes) r.notes = notes;
+        const known = (err as { knownBug?: unknown } | undefined)?.knownBug;
+        if (status === 'fail' && typeof known === 'string') r.knownBug = known;
         const kr = (err as { kernelReport?: unknown } | undefined)?.kernelReport;
         if (typeof kr === 'string') r.kernelReport = kr;
         results.push(r);
