@@ -22,6 +22,9 @@ const DRAIN_INIT_BUG: KnownBug = {
   what: 'an SQE failing in io_init_req breaks IOSQE_IO_DRAIN (docs/KERNEL-NOTES.md; fixed by 6.18)',
 };
 
+/** The same accounting on 6.12 steps past the drained request's turn: it never completes (6.1 completes it). */
+const DRAIN_INIT_HANG: KnownBug = { ...DRAIN_INIT_BUG, releases: /^6\.12\.\d/ };
+
 /**
  * Submits [first, a drained NOP, an SQE with an unknown flag], reaps what the batch completes by itself (at
  * least `earlyMin` CQEs), writes the pipe, and reaps at least `lateMin` more.
@@ -56,9 +59,8 @@ conformance(
     expect([v.ret(b.pipe.step), v.ret(b.h.setup) >= 0], 'pipe, ring').to.deep.equal([0, true]);
     expect(v.ret(b.write), 'the pipe write').to.equal(1);
     const early = reaped(v, b.early).map((q) => [q.userData, q.res]);
-    expect(early, 'before the pipe is written only the refused SQE completes; the drained NOP waits for the poll (SEMANTICS §3.4)').to.deep.equal([
-      [b.ud.BAD, -errno.EINVAL],
-    ]);
+    const waits = 'before the pipe is written only the refused SQE completes; the drained NOP waits for the poll';
+    expect(early, `${waits} (SEMANTICS §3.4)`).to.deep.equal([[b.ud.BAD, -errno.EINVAL]]);
     expect(
       reaped(v, b.late, b.rest).map((q) => [q.userData, q.res]),
       'the write readies the poll, and only then does the drained NOP complete',
@@ -71,15 +73,14 @@ conformance(
 
 conformance(
   'uring.NOP with IOSQE_IO_DRAIN completes after an earlier NOP although a later SQE of its batch failed (-EINVAL)',
-  { ops: ['uring.NOP'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_INIT_BUG },
+  { ops: ['uring.NOP'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_INIT_HANG },
   async ({ target }) => {
     const b = drainBatch(false, 3, 0);
     const v = await target.run(b.p);
     expect([v.ret(b.pipe.step), v.ret(b.h.setup) >= 0], 'pipe, ring').to.deep.equal([0, true]);
     const all = reaped(v, b.early, b.late, b.rest).map((q) => [q.userData, q.res]);
-    expect(all.filter(([ud]) => ud === b.ud.BAD), 'the refused SQE completes with -EINVAL (SEMANTICS §3.5)').to.deep.equal([
-      [b.ud.BAD, -errno.EINVAL],
-    ]);
+    const refused = all.filter(([ud]) => ud === b.ud.BAD);
+    expect(refused, 'the refused SQE completes with -EINVAL (SEMANTICS §3.5)').to.deep.equal([[b.ud.BAD, -errno.EINVAL]]);
     expect(
       all.filter(([ud]) => ud !== b.ud.BAD),
       'the NOP, then the drained NOP: every submitted request completes once, the drained one last (SEMANTICS §3.4)',
