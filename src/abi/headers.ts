@@ -46,3 +46,5 @@ export const SYS_SOCKET_H = '<sys/socket.h>';
 export const SYS_EVENTFD_H = '<sys/eventfd.h>';
 /** `CLOCK_*` clock ids (UAPI). */
 export const LINUX_TIME_H = '<linux/time.h>';
+/** Resource limits (`RLIMIT_*`). */
+export const LINUX_RESOURCE_H = '<linux/resource.h>';

@@ -1,7 +1,7 @@
 /**
  * Process constants on x86-64: signal numbers, `waitid` id types and options, futex operations.
  */
-import { ASM_SIGNAL_H, LINUX_FUTEX_H, LINUX_TIME_H, LINUX_WAIT_H } from './headers';
+import { ASM_SIGNAL_H, LINUX_FUTEX_H, LINUX_RESOURCE_H, LINUX_TIME_H, LINUX_WAIT_H } from './headers';
 import { constants, enumeration } from './table';
 
 /** Signal numbers (`SIG*`), the kernel's view: `SIGRTMIN` is 32 here, glibc's `SIGRTMIN` is 34. */
@@ -136,3 +136,6 @@ export const CLOCK = enumeration('CLOCK_', LINUX_TIME_H, {
   MONOTONIC: 1,
   BOOTTIME: 7,
 });
+
+/** `prlimit64` resources (`RLIMIT_*`). */
+export const RLIMIT = enumeration('RLIMIT_', LINUX_RESOURCE_H, { NOFILE: 7 });

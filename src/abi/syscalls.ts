@@ -65,6 +65,7 @@ export const SYSCALLS = Object.freeze({
   setuid: 105,
   setgid: 106,
   geteuid: 107,
+  getegid: 108,
   getppid: 110,
   setreuid: 113,
   setregid: 114,

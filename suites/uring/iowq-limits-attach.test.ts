@@ -1,0 +1,103 @@
+/**
+ * IORING_REGISTER_IOWQ_MAX_WORKERS limits are kept by the ring: a task that attaches to the ring later (a forked
+ * child that submits on the inherited ring) gets them for its own io-wq ("io_uring: apply max_workers limit to
+ * all future users", 5.15), and on an SQPOLL ring they are the SQ thread's. A count of 0 changes nothing and the
+ * array comes back with the previous values (man io_uring_register(2) IORING_REGISTER_IOWQ_MAX_WORKERS); a task
+ * with no io-wq yet has none, so it reads 0s.
+ */
+import { expect } from 'chai';
+import { REGISTER, SYSCALLS } from '../../src/abi';
+import { arg, Program, Sequence } from '../../src/program/builder';
+import { waitStatus } from '../../src/oracle/exit';
+import { nopSqes, reap, RingHandle, setupRing, submit } from '../../src/program/uring';
+import { requireSetup } from '../../src/oracle/uring-files';
+import { conformance, needSetupFlags } from '../../src/suite/conformance';
+
+/** IORING_REGISTER_IOWQ_MAX_WORKERS with [bounded, unbounded]: the step and the array afterwards. */
+function maxWorkers(s: Sequence, h: RingHandle, bounded: number, unbounded: number) {
+  const a = s.program.buf(8);
+  s.patch(a, 0, 4, bounded);
+  s.patch(a, 4, 4, unbounded);
+  const step = s.syscall(SYSCALLS.io_uring_register, [
+    arg.ring(h.ring),
+    REGISTER.IOWQ_MAX_WORKERS.value,
+    arg.buf(a),
+    2,
+  ]);
+  return { step, dump: s.dump(a) };
+}
+
+conformance(
+  'uring.register IOWQ_MAX_WORKERS set by the ring creator apply to the io-wq of a forked child that submits on the ring',
+  {
+    ops: ['uring.register', 'uring.NOP'],
+    rule: 'man io_uring_register(2) IORING_REGISTER_IOWQ_MAX_WORKERS; "io_uring: apply max_workers limit to all future users"',
+  },
+  async ({ target }) => {
+    const p = new Program();
+    const s = p.main;
+    const h = setupRing(s, { entries: 4 });
+    const set = maxWorkers(s, h, 2, 3);
+    const child = p.seq();
+    const before = maxWorkers(child, h, 0, 0);
+    const sub = submit(child, h, nopSqes(1, 0x91));
+    const c = reap(child, h, 1, 2);
+    const after = maxWorkers(child, h, 0, 0);
+    const pid = p.pid();
+    s.fork(child, pid);
+    const wait = s.wait(pid, 5000);
+    const v = await target.run(p);
+    requireSetup(v, [
+      { what: 'io_uring_setup', step: h.setup },
+      { what: 'IORING_REGISTER_IOWQ_MAX_WORKERS [2, 3]', step: set.step, want: 0 },
+    ]);
+    expect(waitStatus(v.step(wait).ret2), 'the child exited 0').to.deep.equal({ exited: 0 });
+    const pair = (d: typeof before) => [0, 4].map((o) => v.step(d.dump, 1).dump!.readUInt32LE(o));
+    expect(v.ret(before.step), "the child's query before it submitted anything").to.equal(0);
+    expect(pair(before), 'the child has no io-wq yet: 0s').to.deep.equal([0, 0]);
+    expect(v.step(sub.enter, 1).ret, 'the child submits a NOP').to.equal(1n);
+    expect(
+      v.step(c, 1).cqes.map((x) => [Number(x.userData), x.res]),
+      'the NOP completes',
+    ).to.deep.equal([[0x91, 0]]);
+    expect(v.step(after.step, 1).ret, "the child's query after submitting").to.equal(0n);
+    expect(pair(after), "the child's io-wq has the ring's limits [2, 3]").to.deep.equal([2, 3]);
+  },
+);
+
+conformance(
+  'uring.register IOWQ_MAX_WORKERS on an SQPOLL ring sets the SQ thread io-wq limits and returns them when queried',
+  {
+    ops: ['uring.register', 'uring.NOP'],
+    rule: 'man io_uring_register(2) IORING_REGISTER_IOWQ_MAX_WORKERS',
+  },
+  async (ctx) => {
+    const flags = needSetupFlags(ctx, 'SQPOLL');
+    const p = new Program();
+    const s = p.main;
+    const h = setupRing(s, { entries: 4, flags, sqThreadIdle: 1000 });
+    const set = maxWorkers(s, h, 1, 2);
+    const query = maxWorkers(s, h, 0, 0);
+    const sub = submit(s, h, nopSqes(2, 0xa1));
+    const c = reap(s, h, 2, 4);
+    const v = await ctx.target.run(p);
+    requireSetup(v, [{ what: 'io_uring_setup', step: h.setup }]);
+    expect(v.ret(set.step), 'IORING_REGISTER_IOWQ_MAX_WORKERS [1, 2]').to.equal(0);
+    expect(v.ret(query.step), 'the query [0, 0]').to.equal(0);
+    expect(
+      [0, 4].map((o) => v.step(query.dump).dump!.readUInt32LE(o)),
+      'the query returns the limits just set',
+    ).to.deep.equal([1, 2]);
+    expect(v.ret(sub.enter), 'the SQ thread takes the NOPs').to.equal(2);
+    expect(
+      v
+        .step(c)
+        .cqes.map((x) => [Number(x.userData), x.res])
+        .sort((a, b) => a[0] - b[0]),
+      'both NOPs complete',
+    ).to.deep.equal([
+      [0xa1, 0],
+      [0xa2, 0],
+    ]);
+  },
+);
