@@ -136,3 +136,6 @@ export const CLOCK = enumeration('CLOCK_', LINUX_TIME_H, {
   MONOTONIC: 1,
   BOOTTIME: 7,
 });
+
+/** Resource limits tests lower (`RLIMIT_*`, `<sys/resource.h>`); `struct rlimit` is two u64s, cur then max. */
+export const RLIMIT = enumeration('RLIMIT_', '<sys/resource.h>', { NOFILE: 7, MEMLOCK: 8 }, 'RLIMIT');
