@@ -132,3 +132,20 @@ export const SO = constants('SO_', SYS_SOCKET_H, { TYPE: 3, SNDBUF: 7, RCVBUF: 8
  * (TIOCOUTQ) on sockets.
  */
 export const QUEUE_IOCTL = constants('', '<asm/ioctls.h>', { FIONREAD: 0x541b, TIOCOUTQ: 0x5411 }, 'QUEUE_IOCTL');
+
+/**
+ * Pseudo-terminal ioctls (`<asm/ioctls.h>`): unlock a ptmx master's slave, open the slave from the
+ * master (4.13) — a tty's poll waits on two queues, the reader's and the writer's.
+ */
+export const PTY_IOCTL = constants(
+  '',
+  '<asm/ioctls.h>',
+  { TIOCSPTLCK: 0x40045431, TIOCGPTPEER: [0x5441, '4.13'] },
+  'PTY_IOCTL',
+);
+
+/** Passing credentials over AF_UNIX (unix(7)): the `SOL_SOCKET` option and the cmsg type it brings. */
+export const SO_CRED = constants('', SYS_SOCKET_H, { SO_PASSCRED: 16, SCM_CREDENTIALS: 2 }, 'SO_CRED');
+
+/** `umount2` flags (`<sys/mount.h>`). */
+export const UMOUNT = bits('MNT_', '<sys/mount.h>', { FORCE: 1, DETACH: 2 }, 'UMOUNT');

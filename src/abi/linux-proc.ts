@@ -137,5 +137,5 @@ export const CLOCK = enumeration('CLOCK_', LINUX_TIME_H, {
   BOOTTIME: 7,
 });
 
-/** `prlimit64` resources (`RLIMIT_*`). */
-export const RLIMIT = enumeration('RLIMIT_', LINUX_RESOURCE_H, { NOFILE: 7 });
+/** `prlimit64` resources tests lower (`RLIMIT_*`); `struct rlimit` is two u64s, cur then max. */
+export const RLIMIT = enumeration('RLIMIT_', LINUX_RESOURCE_H, { NOFILE: 7, MEMLOCK: 8 }, 'RLIMIT');
