@@ -138,12 +138,6 @@ export const errno = Object.freeze({
   EHWPOISON: 133,
 });
 
-/**
- * Kernel-internal codes (include/linux/errno.h) that must never reach userspace: named only so a test can
- * recognise one that leaked into a result (docs/KERNEL-NOTES.md).
- */
-export const KERNEL_INTERNAL_ERRNO = Object.freeze({ ERESTARTSYS: 512 });
-
 /** Canonical errno name. */
 export type ErrnoName = keyof typeof errno;
 

@@ -11,19 +11,11 @@ import { arg, Program } from '../../src/program/builder';
 import { pipe2 } from '../../src/program/sys';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { reaped } from '../../src/oracle/uring-net';
-import { conformance, KnownBug } from '../../src/suite/conformance';
+import { conformance } from '../../src/suite/conformance';
+import { DRAIN_AFTER_INIT_FAILURE, DRAIN_AFTER_INIT_FAILURE_HANG } from '../../src/suite/known-bugs';
 
 /** A bit above every IOSQE_* flag: io_uring_enter refuses the SQE with -EINVAL before issuing it. */
 const UNKNOWN_FLAG = 2 * Math.max(...Object.values(IOSQE).map((f) => f.value));
-
-/** Measured on debian 6.1.0-56 and 6.12.117 (both fail), host 6.18.44 (passes). */
-const DRAIN_INIT_BUG: KnownBug = {
-  releases: /^6\.(1|12)\.\d/,
-  what: 'an SQE failing in io_init_req breaks IOSQE_IO_DRAIN (docs/KERNEL-NOTES.md; fixed by 6.18)',
-};
-
-/** The same accounting on 6.12 steps past the drained request's turn: it never completes (6.1 completes it). */
-const DRAIN_INIT_HANG: KnownBug = { ...DRAIN_INIT_BUG, releases: /^6\.12\.\d/ };
 
 /**
  * Submits [first, a drained NOP, an SQE with an unknown flag], reaps what the batch completes by itself (at
@@ -52,7 +44,7 @@ function drainBatch(firstIsPoll: boolean, earlyMin: number, lateMin: number) {
 
 conformance(
   'uring.NOP with IOSQE_IO_DRAIN waits for an earlier POLL_ADD although a later SQE of its batch failed (-EINVAL)',
-  { ops: ['uring.NOP', 'uring.POLL_ADD'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_INIT_BUG },
+  { ops: ['uring.NOP', 'uring.POLL_ADD'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_AFTER_INIT_FAILURE },
   async ({ target }) => {
     const b = drainBatch(true, 1, 2);
     const v = await target.run(b.p);
@@ -73,7 +65,7 @@ conformance(
 
 conformance(
   'uring.NOP with IOSQE_IO_DRAIN completes after an earlier NOP although a later SQE of its batch failed (-EINVAL)',
-  { ops: ['uring.NOP'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_INIT_HANG },
+  { ops: ['uring.NOP'], rule: 'SEMANTICS §3.4, §3.5', knownBug: DRAIN_AFTER_INIT_FAILURE_HANG },
   async ({ target }) => {
     const b = drainBatch(false, 3, 0);
     const v = await target.run(b.p);
