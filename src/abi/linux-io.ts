@@ -132,3 +132,17 @@ export const SO = constants('SO_', SYS_SOCKET_H, { TYPE: 3, SNDBUF: 7, RCVBUF: 8
  * (TIOCOUTQ) on sockets.
  */
 export const QUEUE_IOCTL = constants('', '<asm/ioctls.h>', { FIONREAD: 0x541b, TIOCOUTQ: 0x5411 }, 'QUEUE_IOCTL');
+
+/**
+ * KCOV ioctls on `/sys/kernel/debug/kcov` (`<linux/kcov.h>`, Documentation/dev-tools/kcov.rst): size the
+ * area in u64 words, enable tracing of the calling task in a mode, disable; remote coverage of kernel threads.
+ */
+export const KCOV_IOCTL = constants(
+  'KCOV_',
+  '<linux/kcov.h>',
+  { INIT_TRACE: [0x80086301, '4.6'], ENABLE: [0x6364, '4.6'], DISABLE: [0x6365, '4.6'], REMOTE_ENABLE: [0x40186366, '5.5'] },
+  'KCOV_IOCTL',
+);
+
+/** KCOV_ENABLE modes (`KCOV_TRACE_*`): basic-block PCs, or comparison operands. */
+export const KCOV_MODE = enumeration('KCOV_TRACE_', '<linux/kcov.h>', { PC: [0, '4.6'], CMP: [1, '4.16'] }, 'KCOV_MODE');
