@@ -7,6 +7,7 @@ import { benchFuzz } from './fuzz';
 import { benchSuites } from './suites';
 import { benchVm } from './vm';
 import { benchCrash } from './crash';
+import { benchKcov } from './kcov';
 
 const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Promise<Record<string, number>>> = {
   executor: benchExecutor,
@@ -14,6 +15,7 @@ const BENCHES: Record<string, (log: (s: string) => void, args: string[]) => Prom
   fuzz: (log, args) => benchFuzz(log, args),
   suites: (log, args) => benchSuites(log, args.length ? args : undefined),
   crash: (log, args) => benchCrash(log, args),
+  kcov: (log, args) => benchKcov(log, args),
 };
 
 async function main(): Promise<number> {

@@ -28,7 +28,7 @@ import {
   SYSCALLS,
 } from '../src/abi';
 import { aioSetup, aioSubmit, aioWaitEvents, iocb } from '../src/program/aio';
-import { arg, Buf, Ctx, Fd, Program, StepRef } from '../src/program/builder';
+import { arg, Buf, Ctx, Fd, KcovOptions, Program, StepRef } from '../src/program/builder';
 import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct';
 import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
@@ -190,6 +190,8 @@ export interface BuildContext {
   dir: string;
   /** Target slowdown: waits are multiplied by it. */
   slowdown?: number;
+  /** A KCOV step on every sequence (bench/kcov.ts: what the fuzz programs reach in the kernel). */
+  kcov?: KcovOptions;
 }
 
 const UNKNOWN_UD = 0xdead00;
@@ -251,7 +253,7 @@ class Owed {
 /** Build the program of a model. */
 export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   const slow = Math.max(1, ctx.slowdown ?? 1);
-  const p = new Program({ deadlineMs: 20_000 });
+  const p = new Program({ deadlineMs: 20_000, kcov: ctx.kcov });
   const s = p.main;
   const kinds: RingKind[] = m.rings.map((_, i) => RING_KINDS[m.kinds?.[i] ?? 0] ?? 'plain');
   const plan: Plan = { uring: [], aio: [], chains: [], steps: new Map(), files: Math.max(1, m.files), fileSeeds: [], pipeWrittenAt: Infinity, ringKinds: kinds };

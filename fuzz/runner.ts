@@ -186,7 +186,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
         findings.set(rec.dir, finding);
         o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
         if (!rec.isNew || stop.stopped) continue;
-        const minimal = await shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne);
+        const minimal = await shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne, iter === 0 ? examples : []);
         if (minimal) {
           // relative file names: the reproducer runs in whatever directory it is started in
           const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown });
@@ -230,6 +230,7 @@ async function shrinkFinding(
   deadline: number,
   stop: StopFlag,
   runOne: (m: StreamModel) => Promise<RunResult>,
+  examples: [StreamModel][] = [],
 ): Promise<StreamModel | undefined> {
   let best: StreamModel | undefined;
   const prop = fc.asyncProperty(arb, async (m) => {
@@ -239,7 +240,8 @@ async function shrinkFinding(
     best = m;
     return false;
   });
-  await fc.check(prop, { seed, path, endOnFailure: false, interruptAfterTimeLimit: Math.max(1, deadline - Date.now()) + 1000 });
+  // the round's examples (corpus entries): fast-check's path counts them before the generated values
+  await fc.check(prop, { seed, path, examples, endOnFailure: false, interruptAfterTimeLimit: Math.max(1, deadline - Date.now()) + 1000 });
   return best;
 }
 

@@ -29,8 +29,8 @@ enum { MAX_SEQ = 64, MAX_BUFS = 256, MAX_FDS = 256, MAX_CTX = 64, MAX_RINGS = 16
        MAX_THREADS = 32, MAX_PROCS = 256, NDONE = 64, MSGMAX = 256, MAX_SNAP = 1024 };
 enum { OP_SYSCALL = 1, OP_PATCH, OP_BYTES, OP_FILL, OP_DIGEST, OP_DUMP, OP_VERIFY, OP_SETSLOT,
        OP_URING_SETUP, OP_URING_QUEUE, OP_URING_REAP, OP_URING_STATE, OP_URING_CLOSE, OP_FORK,
-       OP_WAIT, OP_THREADS, OP_SLEEP, OP_EXIT, OP_LIBC, OP_SIGCOUNT, OP_LAST = OP_SIGCOUNT };
-enum { R_STEP = 1, R_AIO, R_CQE, R_DIGEST, R_DUMP, R_VERIFY, R_RING, R_ERROR };
+       OP_WAIT, OP_THREADS, OP_SLEEP, OP_EXIT, OP_LIBC, OP_SIGCOUNT, OP_KCOV, OP_LAST = OP_KCOV };
+enum { R_STEP = 1, R_AIO, R_CQE, R_DIGEST, R_DUMP, R_VERIFY, R_RING, R_ERROR, R_KCOV };
 enum { A_IMM, A_BUF, A_FD, A_CTX, A_RING, A_PID, A_BAD, A_LOAD32, A_LOAD64, A_RES, A_RINGMEM, A_NOTIFY };
 // LIBC step functions (WIRE.md, "LIBC functions"); the index is the wire value.
 enum { FN_AIO_READ, FN_AIO_WRITE, FN_AIO_FSYNC, FN_AIO_ERROR, FN_AIO_RETURN, FN_AIO_CANCEL, FN_AIO_SUSPEND,
@@ -43,6 +43,8 @@ enum { F_DEADLINE = 1, F_REFUSED = 2 };
 #define TRACE_MAGIC 0x5453414bu
 #define MS 1000000ull
 #define KX_SIG (SIGRTMIN + 6)
+#define KCOV_PATH "/sys/kernel/debug/kcov" // where debugfs puts KCOV (Documentation/dev-tools/kcov.rst)
+#define KCOV_MAX_WORDS (1u << 22)
 // Newer than the 6.1 header.
 #define SETUP_SQE128 (1u << 10)
 #define SETUP_CQE32 (1u << 11)
@@ -93,6 +95,7 @@ struct thr {
 	uint32_t seq;    // THREADS: sequence to run
 	int timer;       // kernel timer id; -1 none yet, -2 unavailable
 	uint64_t armed;  // absolute deadline the timer is armed for
+	struct kcov *kcov; // KCOV step: this task's coverage, collected when its sequence ends
 };
 
 struct prog {
@@ -371,7 +374,7 @@ static int in_proc_list(uint32_t nr)
 }
 
 // Payload sizes of the fixed-size steps (0 = variable).
-static const uint32_t fixed_len[OP_LAST + 1] = {0, 112, 32, 0, 32, 16, 16, 32, 24, 16, 16, 16, 8, 8, 8, 8, 0, 8, 8, 104, 8};
+static const uint32_t fixed_len[OP_LAST + 1] = {0, 112, 32, 0, 32, 16, 16, 32, 24, 16, 16, 16, 8, 8, 8, 8, 0, 8, 8, 104, 8, 40};
 
 static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t len, char *e)
 {
@@ -455,6 +458,8 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 	case OP_SIGCOUNT:
 		if (a < 1 || a > 64) return bad(e, "signal %u", a);
 		return (int)a == KX_SIG ? bad(e, "signal %u is the executor's deadline signal", a) : 0;
+	case OP_KCOV:
+		return a < 2 || a > KCOV_MAX_WORDS ? bad(e, "kcov area of %u words", a) : 0;
 	}
 	return 0;
 }
@@ -1220,7 +1225,7 @@ static int op_fork(struct thr *t, const uint8_t *pl, struct res *o)
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct thr *c = &g->thr[proc];
-		*c = (struct thr){g, proc, seq, -1, 0};
+		*c = (struct thr){g, proc, seq, -1, 0, NULL};
 		run_seq(c, seq);
 		disarm(c);
 		kx_sys(SYS_exit_group, 0, 0, 0, 0, 0, 0);
@@ -1281,7 +1286,7 @@ static int op_threads(struct thr *t, const uint8_t *pl, struct res *o)
 			continue;
 		}
 		struct thr *c = &g->thr[proc];
-		*c = (struct thr){g, proc, rd32(pl + 8 + 4 * k), -1, 0};
+		*c = (struct thr){g, proc, rd32(pl + 8 + 4 * k), -1, 0, NULL};
 		started[k] = pthread_create(&th[k], &at, thread_main, c) == 0;
 	}
 	pthread_attr_destroy(&at);
@@ -1306,6 +1311,109 @@ static void *thread_main(void *arg)
 	run_seq(c, c->seq);
 	disarm(c);
 	return NULL;
+}
+
+// ---- KCOV ---------------------------------------------------------------------------------
+
+// Per-task kernel coverage (Documentation/dev-tools/kcov.rst): the step opens KCOV_PATH, sizes and
+// maps the area and enables tracing of the calling task (ioctl numbers and mode from the program);
+// the end of the sequence reads the PCs, disables, and records them deduplicated (WIRE.md, KCOV).
+struct kcov {
+	int fd;
+	long tid; // the task KCOV is enabled for: a forked child's copy of the state is not its own
+	uint64_t *area, words, disable;
+	uint16_t seq, step;
+};
+
+static int op_kcov(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, struct res *o)
+{
+	uint64_t words = rd32(pl);
+	if (t->kcov) return rec_error(t, s, i, "KCOV is already on for this sequence");
+	long fd = kx_sys(SYS_openat, AT_FDCWD, (long)KCOV_PATH, O_RDWR | O_CLOEXEC, 0, 0, 0), r;
+	if (fd < 0) {
+		set_ret(o, fd);
+		return 0;
+	}
+	r = kx_sys(SYS_ioctl, fd, (long)rd64(pl + 8), (long)words, 0, 0, 0);
+	long a = r < 0 ? r : kx_sys(SYS_mmap, 0, (long)(words * 8), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (r >= 0 && (unsigned long)a >= -4095ul) r = a;
+	if (r >= 0) r = kx_sys(SYS_ioctl, fd, (long)rd64(pl + 16), (long)rd64(pl + 32), 0, 0, 0);
+	struct kcov *k = r >= 0 ? malloc(sizeof *k) : NULL;
+	if (r >= 0 && !k) r = -ENOMEM;
+	if (r < 0) {
+		if ((unsigned long)a < -4095ul && a) kx_sys(SYS_munmap, a, (long)(words * 8), 0, 0, 0, 0);
+		kx_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+		set_ret(o, r);
+		return 0;
+	}
+	*k = (struct kcov){(int)fd, kx_sys(SYS_gettid, 0, 0, 0, 0, 0, 0), (uint64_t *)a, words, rd64(pl + 24), s, i};
+	__atomic_store_n(&k->area[0], 0, __ATOMIC_RELAXED); // from here on
+	t->kcov = k;
+	set_ret(o, 0);
+	return 0;
+}
+
+static uint32_t kcov_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+// Inserts v (non-zero) into an open-addressing set of cap (a power of two) slots; 1 if it was new.
+static int kcov_add(uint32_t *set, uint32_t cap, uint32_t v)
+{
+	for (uint32_t h = kcov_mix(v) & (cap - 1);; h = (h + 1) & (cap - 1)) {
+		if (set[h] == v) return 0;
+		if (!set[h]) {
+			set[h] = v;
+			return 1;
+		}
+	}
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void kcov_collect(struct thr *t)
+{
+	struct kcov *k = t->kcov;
+	t->kcov = NULL;
+	if (k->tid != kx_sys(SYS_gettid, 0, 0, 0, 0, 0, 0)) return; // the parent collects its own
+	uint64_t n = __atomic_load_n(&k->area[0], __ATOMIC_RELAXED);
+	kx_sys(SYS_ioctl, k->fd, (long)k->disable, 0, 0, 0, 0);
+	uint32_t hdr[4] = {0, 0, (uint32_t)umin(n, UINT32_MAX), n >= k->words - 1};
+	n = umin(n, k->words - 1);
+	uint32_t cap = 2;
+	while (cap < 2 * n + 2) cap <<= 1;
+	uint32_t *pcs = calloc(2ull * cap, 4), *edges = pcs + cap, *out = pcs ? malloc(8ull * (n + 1)) : NULL;
+	if (!out) {
+		free(pcs);
+		rec_error(t, k->seq, k->step, "KCOV: out of memory for %llu PCs", (unsigned long long)n);
+	} else {
+		uint64_t prev = 0;
+		for (uint64_t j = 1; j <= n; j++) {
+			uint64_t pc = __atomic_load_n(&k->area[j], __ATOMIC_RELAXED);
+			// kernel text lies in one 2 GiB window: the low 32 bits tell PCs apart
+			uint32_t lo = (uint32_t)pc ? (uint32_t)pc : 1, e = kcov_mix(prev) ^ (uint32_t)pc;
+			if (kcov_add(pcs, cap, lo)) out[hdr[0]++] = lo;
+			if (kcov_add(edges, cap, e ? e : 1)) out[n + hdr[1]++] = e ? e : 1;
+			prev = pc;
+		}
+		memmove(out + hdr[0], out + n, 4ull * hdr[1]);
+		qsort(out, hdr[0], 4, cmp_u32);
+		qsort(out + hdr[0], hdr[1], 4, cmp_u32);
+		rec_bytes(t, R_KCOV, k->seq, k->step, hdr, sizeof hdr, out, 4 * (hdr[0] + hdr[1]));
+		free(out);
+		free(pcs);
+	}
+	kx_sys(SYS_munmap, (long)k->area, (long)(k->words * 8), 0, 0, 0, 0);
+	kx_sys(SYS_close, k->fd, 0, 0, 0, 0, 0);
+	free(k);
 }
 
 static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_t *pl, struct res *o)
@@ -1386,11 +1494,12 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		__atomic_store_n(&count_prog, g, __ATOMIC_RELEASE);
 		g->used_libc = 1;
 		return op_sigcount(pl, o);
+	case OP_KCOV: return op_kcov(t, s, i, pl, o);
 	}
 	return rec_error(t, s, i, "op %u", op);
 }
 
-static void run_seq(struct thr *t, uint32_t s)
+static void run_steps(struct thr *t, uint32_t s)
 {
 	struct prog *g = t->g;
 	uint64_t off = rd32(g->p + g->seqtab + 8 * s);
@@ -1413,6 +1522,12 @@ static void run_seq(struct thr *t, uint32_t s)
 		rec_bytes(t, R_STEP, (uint16_t)s, (uint16_t)i, &o, sizeof o, NULL, 0);
 		if ((fl & 1) && o.ret < 0) return;
 	}
+}
+
+static void run_seq(struct thr *t, uint32_t s)
+{
+	run_steps(t, s);
+	if (t->kcov) kcov_collect(t);
 }
 
 // Nothing may outlive the program: the addon runs thousands of programs inside Node.
@@ -1504,7 +1619,7 @@ void kx_exec(const uint8_t *prog, size_t len, int mode, void *region)
 	if (mode == KX_INPROC && g->fdslots) snap_fds(g);
 	g->deadline = now_ns() + rd32(prog + 12) * MS;
 	struct thr *t = &g->thr[0];
-	*t = (struct thr){g, 0, 0, -1, 0};
+	*t = (struct thr){g, 0, 0, -1, 0, NULL};
 	run_seq(t, 0);
 	if (!g->stray) teardown(g);
 	disarm(t);

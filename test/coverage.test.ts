@@ -23,7 +23,9 @@ import {
   toLcov,
   totals,
 } from '../src/coverage/gcov';
+import { byTestJson, formatPerTest, hitLines, perTestFigures, TestCoverage } from '../src/coverage/pertest';
 import { CoverageReport, formatReport, summaryJson, unrunFunctions } from '../src/coverage/report';
+import { runSuites } from '../src/suite/runner';
 import { ROOT } from '../src/paths';
 import { arg, Program } from '../src/program/builder';
 import { SYSCALLS } from '../src/abi';
@@ -151,6 +153,15 @@ describe('coverage/gcov: gcov and the wire programs', function () {
     expect([...files[0].lines]).to.deep.equal([...expected[0].lines]);
     const none = gcovCounts(build, '/src', new Map());
     expect(totals(none)).to.include({ lines: DEMO.lines, hit: 0 });
+    // with a cache, the same data is not given to gcov again: its result comes back as kept
+    const cache = new Map<string, FileCoverage[]>();
+    const first = gcovCounts(build, '/src', gcda, cache);
+    expect(cache.size).to.equal(1);
+    fs.rmSync(path.join(build, 'io_uring', 'demo.gcno')); // gcov could not run now
+    fs.writeFileSync(path.join(build, 'io_uring', 'demo.gcno'), '');
+    const again = gcovCounts(build, '/src', gcda, cache);
+    expect([...again[0].lines]).to.deep.equal([...first[0].lines]);
+    expect([...first[0].lines]).to.deep.equal([...expected[0].lines]);
   });
 
   it('reads .gcda files of any size through wire programs (debugfs says size 0: chunked reads to a bound, retry larger)', async () => {
@@ -173,6 +184,23 @@ describe('coverage/gcov: gcov and the wire programs', function () {
       expect([...got.keys()].sort()).to.deep.equal(['fs/aio.gcno', 'io_uring/big.gcno']);
       expect(got.get('io_uring/big.gcno')!.equals(big)).to.equal(true);
       expect(got.get('fs/aio.gcno')!.equals(small)).to.equal(true);
+      // sizes known from a read: exact bounds, and the reset can ride on the reading program
+      const sizes = new Map<string, number>();
+      await readGcda(target, build, gcnoFiles(build), root, 256, 256, sizes);
+      expect([...sizes].sort()).to.deep.equal([
+        ['fs/aio.gcno', small.length],
+        ['io_uring/big.gcno', big.length],
+      ]);
+      const resetFile = path.join(tmp, 'reset-together');
+      fs.writeFileSync(resetFile, '');
+      const again = await readGcda(target, build, ['fs/aio.gcno', 'io_uring/big.gcno'], root, 256, 256, sizes, resetFile);
+      expect(again.get('io_uring/big.gcno')!.equals(big)).to.equal(true);
+      expect(fs.readFileSync(resetFile, 'utf8')).to.equal('1');
+      // a file past its known size would need a second read, after the reset: an error, not wrong counts
+      fs.writeFileSync(guestGcdaPath(build, 'fs/aio.gcno', root), Buffer.alloc(600, 1));
+      let grown: unknown;
+      await readGcda(target, build, ['fs/aio.gcno'], root, 256, 256, sizes, resetFile).catch((e) => (grown = e));
+      expect((grown as Error).message).to.match(/fs\/aio.gcno: its .gcda grew past the size read before/);
       // reset: the write reaches the file; a kernel without gcov is a one-line error
       const reset = path.join(tmp, 'reset');
       fs.writeFileSync(reset, '');
@@ -288,6 +316,83 @@ describe('coverage/report', () => {
     expect(lines[least + 1]).to.equal('  io_uring/napi.c 25% (1/4): io_napi_add');
     expect(lines[least + 2]).to.equal('  io_uring/rw.c 75% (3/4): io_rw_fail');
     expect(text).to.include('suite aio: 3 pass, 1 fail, 2 skip; the VM rebooted 1x during it');
+  });
+});
+
+describe('coverage/pertest: per-test figures (fixtures/gcov/per-test)', () => {
+  const read = (name: string) => parseLcov(fs.readFileSync(path.join(FIXTURE, 'per-test', `${name}.info`), 'utf8'), '/src');
+  const test = (name: string, status: TestCoverage['status'] = 'pass'): TestCoverage => ({
+    id: `${name.split('-')[0]}.${name}`,
+    suite: name.split('-')[0],
+    title: name,
+    status,
+    hit: hitLines(read(name)),
+  });
+  const figures = () => perTestFigures([test('uring-a'), test('uring-b'), test('aio-a', 'fail')], read('boot'));
+
+  it('keeps only the lines run, per file', () => {
+    const hit = hitLines(read('uring-b'));
+    expect([...hit]).to.deep.equal([
+      ['include/linux/fs.h', [5]],
+      ['io_uring/nop.c', [1]],
+      ['io_uring/rw.c', [20, 22]],
+    ]);
+  });
+
+  it('counts the lines each test reached and those no other test nor booting reached', () => {
+    const [a, b, c] = figures();
+    expect(a).to.deep.include({ io_uring: { hit: 4, unique: 2 }, aio: { hit: 0, unique: 0 } });
+    expect(a.uniqueLines).to.deep.equal({ 'io_uring/nop.c': [2], 'io_uring/rw.c': [21] });
+    // fs.h is outside io_uring/*.c and fs/aio.c: not counted
+    expect(b).to.deep.include({ io_uring: { hit: 3, unique: 1 }, aio: { hit: 0, unique: 0 } });
+    expect(b.uniqueLines).to.deep.equal({ 'io_uring/rw.c': [22] });
+    // fs/aio.c:10 ran at boot too: reached by this test alone, yet not its contribution
+    expect(c).to.deep.include({ io_uring: { hit: 1, unique: 0 }, aio: { hit: 3, unique: 2 }, status: 'fail' });
+    expect(c.uniqueLines).to.deep.equal({ 'fs/aio.c': [12, 13] });
+    // the union of the tests is what merging their counts gives
+    const all = mergeCoverage(['uring-a', 'uring-b', 'aio-a'].map(read));
+    const union = [...hitLines(all)].filter(([f]) => groupOf(f)).reduce((n, [, l]) => n + l.length, 0);
+    expect(union).to.equal(4 + 1 + 3); // nop 1, 2; rw 20, 21, 22; aio 10, 12, 13
+  });
+
+  it('puts every test in the JSON by id, a repeated id numbered', () => {
+    const f = figures();
+    const j = byTestJson([...f, { ...f[0] }]);
+    expect(Object.keys(j)).to.deep.equal(['uring.uring-a', 'uring.uring-b', 'aio.aio-a', 'uring.uring-a#2']);
+    expect(j['aio.aio-a']).to.deep.include({ suite: 'aio', status: 'fail', aio: { hit: 3, unique: 2 } });
+    expect(JSON.parse(JSON.stringify(j))).to.deep.equal(j);
+  });
+
+  it('tables the tests with the most unique lines and those reaching the fewest', () => {
+    const text = formatPerTest(figures(), 2);
+    const lines = text.split('\n');
+    const most = lines.indexOf('most unique lines:');
+    expect(lines[most + 2].split(/\s+/).filter(Boolean)).to.deep.equal(['2', '4', '0', 'uring.uring-a']);
+    expect(lines[most + 3].split(/\s+/).filter(Boolean)).to.deep.equal(['2', '1', '3', 'aio.aio-a', '(fail)']);
+    const fewest = lines.indexOf('fewest lines reached:');
+    expect(lines[fewest + 2].split(/\s+/).filter(Boolean)[3]).to.equal('uring.uring-b');
+    expect(text).to.include('0 of 3 tests reach no line that another test does not');
+  });
+
+  it("the suite runner calls afterTest after each test that ran, with the test's result", async function () {
+    this.timeout(60_000);
+    const local = new LocalTarget();
+    const seen: { id: string; status?: string }[] = [];
+    try {
+      const run = await runSuites({
+        target: local,
+        suites: ['aio'],
+        grep: /^aio\.(PREAD matches pread on a short file|PWRITEV with 3 iovecs matches pwritev)/,
+        afterTest: async (id, r) => {
+          await new Promise((res) => setImmediate(res)); // awaited: the next test waits for it
+          seen.push({ id, status: r?.status });
+        },
+      });
+      expect(run.tests.length).to.equal(2);
+      expect(seen).to.deep.equal(run.tests.map((t) => ({ id: t.id, status: t.status })));
+    } finally {
+      await local.close();
+    }
   });
 });
 

@@ -149,3 +149,17 @@ export const SO_CRED = constants('', SYS_SOCKET_H, { SO_PASSCRED: 16, SCM_CREDEN
 
 /** `umount2` flags (`<sys/mount.h>`). */
 export const UMOUNT = bits('MNT_', '<sys/mount.h>', { FORCE: 1, DETACH: 2 }, 'UMOUNT');
+
+/**
+ * KCOV ioctls on `/sys/kernel/debug/kcov` (`<linux/kcov.h>`, Documentation/dev-tools/kcov.rst): size the
+ * area in u64 words, enable tracing of the calling task in a mode, disable; remote coverage of kernel threads.
+ */
+export const KCOV_IOCTL = constants(
+  'KCOV_',
+  '<linux/kcov.h>',
+  { INIT_TRACE: [0x80086301, '4.6'], ENABLE: [0x6364, '4.6'], DISABLE: [0x6365, '4.6'], REMOTE_ENABLE: [0x40186366, '5.5'] },
+  'KCOV_IOCTL',
+);
+
+/** KCOV_ENABLE modes (`KCOV_TRACE_*`): basic-block PCs, or comparison operands. */
+export const KCOV_MODE = enumeration('KCOV_TRACE_', '<linux/kcov.h>', { PC: [0, '4.6'], CMP: [1, '4.16'] }, 'KCOV_MODE');

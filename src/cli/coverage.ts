@@ -1,13 +1,24 @@
 /**
  * `kasync coverage --kernel <coverage build>`: runs suites in a VM of a kernel built with
  * `kasync kernels build … --profile coverage`, resetting gcov before each suite and reading the counters
- * after it, and reports line coverage of io_uring/*.c and fs/aio.c per file and per suite.
+ * after it, and reports line coverage of io_uring/*.c and fs/aio.c per file and per suite; with
+ * `--per-test`, also per test (counters read and reset after every test).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
-import { FileCoverage, gcnoFiles, gcovCounts, mergeCoverage, readGcda, resetGcov, toLcov } from '../coverage/gcov';
+import {
+  FileCoverage,
+  GCOV_RESET,
+  gcnoFiles,
+  gcovCounts,
+  mergeCoverage,
+  readGcda,
+  resetGcov,
+  toLcov,
+} from '../coverage/gcov';
+import { byTestJson, formatPerTest, hitLines, perTestFigures, TestCoverage } from '../coverage/pertest';
 import { CoverageReport, formatReport, summaryJson } from '../coverage/report';
 import { runSuites, suiteNames } from '../suite/runner';
 import { VmTarget } from '../target/vm';
@@ -25,6 +36,7 @@ interface CoverageOpts {
   output?: string;
   fs?: string;
   logDir?: string;
+  perTest?: boolean;
 }
 
 /** Adds `coverage` to the program. */
@@ -32,7 +44,7 @@ export function registerCoverage(program: Command): void {
   program
     .command('coverage')
     .description(
-      'kernel line coverage of io_uring/*.c and fs/aio.c by each suite, on a coverage build (kasync kernels build … --profile coverage)',
+      'kernel line coverage of io_uring/*.c and fs/aio.c by each suite (each test with --per-test), on a coverage build (kasync kernels build … --profile coverage)',
     )
     .requiredOption(
       '-k, --kernel <spec>',
@@ -40,6 +52,7 @@ export function registerCoverage(program: Command): void {
     )
     .option('-s, --suite <names>', 'only these suites, comma-separated (default: all)')
     .option('-g, --grep <regexp>', 'only tests whose title matches')
+    .option('--per-test', 'also per test: lines each reached and those no other test reaches (gcov read and reset after every test)')
     .option('--json', 'print the JSON summary as the last line')
     .option('--output <dir>', 'write lcov tracefiles per suite, summary.json and (with genhtml) an HTML report here')
     .option('--fs <type>', "the VM's scratch filesystem: tmpfs, ext4, xfs, btrfs")
@@ -70,8 +83,19 @@ export function registerCoverage(program: Command): void {
       if (o.output) fs.mkdirSync(o.output, { recursive: true });
 
       const target = new VmTarget({ kernel, fs: o.fs as ScratchFs | undefined, logDir: o.logDir, log: say });
-      const counts = async (): Promise<FileCoverage[]> =>
-        gcovCounts(build.dir, build.record.srcDir, await readGcda(target, build.dir, gcnos));
+      // gcov's results by file and data: after a reset most files read back unchanged
+      const cache = new Map<string, FileCoverage[]>();
+      const sizes = new Map<string, number>();
+      // with reset, the counters are zeroed after they are read: by the reading program once every size is known
+      const counts = async (reset = false): Promise<FileCoverage[]> => {
+        const together = reset && gcnos.every((g) => sizes.has(g));
+        const resetFile = together ? GCOV_RESET : undefined;
+        const gcda = await readGcda(target, build.dir, gcnos, undefined, undefined, undefined, sizes, resetFile);
+        if (reset && !together) await resetGcov(target);
+        return gcovCounts(build.dir, build.record.srcDir, gcda, cache);
+      };
+      const tests: TestCoverage[] = [];
+      let collectMs = 0;
       const report: CoverageReport = { kernel: o.kernel, release: kernel.release, boot: [], suites: [], all: [] };
       try {
         // what booting and the probe cover is counted apart, so each suite starts from zero
@@ -80,26 +104,53 @@ export function registerCoverage(program: Command): void {
         for (const suite of suites) {
           await resetGcov(target);
           const boots = target.consoleLogs.length;
-          say(`suite ${suite}: running (gcov reset)`);
+          say(`suite ${suite}: running (gcov reset${o.perTest ? ' after every test' : ''})`);
+          // with --per-test, each test's window runs from the previous test's reset to the end of its
+          // afterEach hooks: describe-level before/after hooks count for the next test, nothing is lost
+          let tested: FileCoverage[] = []; // the sum of the tests' windows so far
+          let bootsBefore = boots;
+          const afterTest = async (id: string, r?: { title: string; status: TestCoverage['status'] }) => {
+            const status = r?.status ?? 'unknown';
+            const t: TestCoverage = { id, suite, title: r?.title ?? id, status, hit: new Map() };
+            const t0 = Date.now();
+            try {
+              const files = await counts(true);
+              tested = mergeCoverage([tested, files]);
+              t.hit = hitLines(files);
+            } catch (e) {
+              t.error = (e as Error).message.split('\n')[0];
+            }
+            if (target.consoleLogs.length !== bootsBefore) t.rebooted = true;
+            bootsBefore = target.consoleLogs.length;
+            tests.push(t);
+            collectMs += Date.now() - t0;
+          };
           const run = await runSuites({
             target,
             suites: [suite],
             grep,
+            afterTest: o.perTest ? afterTest : undefined,
             onTest: (t, d, n) => {
               if (t.status === 'fail') say(`[${d}/${n}] FAIL ${t.title} — ${t.reason}`);
             },
           });
           const reboots = target.consoleLogs.length - boots;
-          report.suites.push({ suite, files: await counts(), tests: run.totals, reboots });
+          const files = mergeCoverage([tested, await counts()]);
+          report.suites.push({ suite, files, tests: run.totals, reboots });
           say(`suite ${suite}: ${run.totals.pass} pass, ${run.totals.fail} fail, ${run.totals.skip} skip`);
         }
       } finally {
         await target.close();
       }
+      if (tests.length)
+        say(`per test: gcov read, counted and reset in ${Math.round(collectMs / tests.length)} ms a test (${tests.length} tests)`);
       report.all = mergeCoverage([report.boot, ...report.suites.map((s) => s.files)]);
       const summary = summaryJson(report);
+      const figures = o.perTest ? perTestFigures(tests, report.boot) : undefined;
+      if (figures) summary.byTest = byTestJson(figures);
       if (o.output) writeOutputs(o.output, report, build.record.srcDir, summary, say);
       process.stdout.write(formatReport(report));
+      if (figures) process.stdout.write('\n' + formatPerTest(figures));
       if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
     });
 }

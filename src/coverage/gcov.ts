@@ -4,6 +4,7 @@
  * counts for io_uring/*.c and fs/aio.c.
  */
 import { spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,6 +15,7 @@ import { close, openat, pread, pwrite } from '../program/sys';
 import type { StepRef } from '../program/builder';
 import type { Target } from '../target/target';
 import { view } from '../target/target';
+import type { TraceView } from '../program/trace';
 import { findExecutable } from '../tools';
 
 /** Where the guest mounts debugfs (vm-images/init.sh) and where gcov lives in it. */
@@ -202,14 +204,32 @@ export function guestGcdaPath(buildDir: string, gcno: string, root = GCOV_DEBUGF
 /**
  * Line counts of the async files from one set of `.gcda` contents (keyed like {@link gcnoFiles};
  * a missing one counts as never run), by the host's gcov against the build tree's notes files.
+ * With `cache` (per-test coverage), a file whose data was seen before is not given to gcov again:
+ * after a reset most files come back unchanged (all zero), and gcov costs ~20 ms a file.
  */
-export function gcovCounts(buildDir: string, srcDir: string, gcda: ReadonlyMap<string, Buffer>): FileCoverage[] {
+export function gcovCounts(
+  buildDir: string,
+  srcDir: string,
+  gcda: ReadonlyMap<string, Buffer>,
+  cache?: Map<string, FileCoverage[]>,
+): FileCoverage[] {
   const gcov = findExecutable('gcov');
   if (!gcov) throw new UsageError('gcov not found: apt-get install gcc (gcov comes with it)');
+  const keyOf = (rel: string) => {
+    const data = gcda.get(rel);
+    return `${rel}\0${data ? createHash('sha1').update(data).digest('hex') : '-'}`;
+  };
+  const runs: FileCoverage[][] = [];
+  const todo: string[] = [];
+  for (const rel of gcnoFiles(buildDir)) {
+    const hit = cache?.get(keyOf(rel));
+    if (hit) runs.push(hit);
+    else todo.push(rel);
+  }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-gcov-'));
   try {
     const byDir = new Map<string, string[]>();
-    for (const rel of gcnoFiles(buildDir)) {
+    for (const rel of todo) {
       const dir = path.join(tmp, path.dirname(rel));
       fs.mkdirSync(dir, { recursive: true });
       fs.copyFileSync(path.join(buildDir, rel), path.join(tmp, rel));
@@ -219,7 +239,7 @@ export function gcovCounts(buildDir: string, srcDir: string, gcda: ReadonlyMap<s
       list.push(path.basename(rel, '.gcno') + '.c');
       byDir.set(dir, list);
     }
-    const runs: FileCoverage[][] = [];
+    const fresh: FileCoverage[][] = [];
     for (const [dir, sources] of byDir) {
       const r = spawnSync(gcov, ['--json-format', '--stdout', '-o', dir, ...sources], {
         cwd: tmp,
@@ -231,9 +251,15 @@ export function gcovCounts(buildDir: string, srcDir: string, gcda: ReadonlyMap<s
         throw new UsageError(
           `gcov failed (${r.error?.message ?? `exit ${r.status}`}): ${(r.stderr ?? '').trim().split('\n').pop()}`,
         );
-      runs.push(parseGcovJson(r.stdout, srcDir));
+      fresh.push(parseGcovJson(r.stdout, srcDir).filter((f) => groupOf(f.file)));
     }
-    return mergeCoverage(runs).filter((f) => groupOf(f.file));
+    // each object is its own source file (io_uring/rw.gcno → io_uring/rw.c): that is what the cache keeps
+    if (cache)
+      for (const rel of todo) {
+        const c = rel.replace(/\.gcno$/, '.c');
+        cache.set(keyOf(rel), fresh.flat().filter((f) => f.file === c));
+      }
+    return mergeCoverage([...runs, ...fresh]).filter((f) => groupOf(f.file));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -245,16 +271,23 @@ export function gcovCounts(buildDir: string, srcDir: string, gcda: ReadonlyMap<s
 /** Zeroes the guest kernel's gcov counters; a UsageError when it has none. */
 export async function resetGcov(target: Target, file = GCOV_RESET): Promise<void> {
   const p = new Program({ deadlineMs: 10_000 });
+  const check = addReset(p, file);
+  check(view(await target.runWire(p.encode(), p.deadlineMs)));
+}
+
+/** Steps writing `file` (gcov's reset) at the end of `p`; the function returned checks them in the trace. */
+function addReset(p: Program, file: string): (v: TraceView) => void {
   const { fd, step: open } = openat(p.main, file, O.WRONLY.value | O.CLOEXEC.value);
   const one = p.cstr('1');
   const write = pwrite(p.main, fd, one, 1, 0);
   close(p.main, fd);
-  const v = view(await target.runWire(p.encode(), p.deadlineMs));
-  const o = v.step(open);
-  if (o.ret < 0n)
-    throw new UsageError(`${file}: errno ${o.errno}: the kernel has no gcov data (not a coverage build?)`);
-  const w = v.step(write);
-  if (w.ret !== 1n) throw new UsageError(`writing ${file} failed: errno ${w.errno}`);
+  return (v) => {
+    const o = v.step(open);
+    if (o.ret < 0n)
+      throw new UsageError(`${file}: errno ${o.errno}: the kernel has no gcov data (not a coverage build?)`);
+    const w = v.step(write);
+    if (w.ret !== 1n) throw new UsageError(`writing ${file} failed: errno ${w.errno}`);
+  };
 }
 
 /**
@@ -262,7 +295,11 @@ export async function resetGcov(target: Target, file = GCOV_RESET): Promise<void
  * and a read returns at most one page (gcov's seq_file shows a file a page per record), so each file
  * is read as `chunk`-sized preads at every offset up to a bound from its notes file's size: full chunks,
  * then one short (or empty) one, then empty ones. A file that fills its bound is read again with a
- * larger one. `root` is where gcov is in the guest (tests point it elsewhere).
+ * larger one. `root` is where gcov is in the guest (tests point it elsewhere). `sizes` remembers each file's
+ * size for the next read: a `.gcda` keeps its size (its counters are fixed by the build), and every pread
+ * past the end of a seq_file costs the guest a walk of the whole file, so the exact bound makes a read
+ * several times cheaper (`kasync coverage --per-test` reads after every test). With `reset` (gcov's reset
+ * file) and every size known, the same program zeroes the counters after reading them: one round trip less.
  */
 export async function readGcda(
   target: Target,
@@ -271,11 +308,23 @@ export async function readGcda(
   root = GCOV_DEBUGFS,
   minBuffer = 16 << 10,
   chunk = 4096,
+  sizes?: Map<string, number>,
+  reset?: string,
 ): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const bound = (n: number) => Math.ceil(Math.max(minBuffer, n) / chunk) * chunk;
-  let pending = gcnos.map((rel) => ({ rel, max: bound(fs.statSync(path.join(buildDir, rel)).size + chunk) }));
+  // a known size: its full chunks and one short or empty read to see the end
+  const known = (n: number) => (Math.floor(n / chunk) + 1) * chunk;
+  let pending = gcnos.map((rel) => {
+    const size = sizes?.get(rel);
+    return { rel, max: size !== undefined ? known(size) : bound(fs.statSync(path.join(buildDir, rel)).size + chunk) };
+  });
+  // a file that does not fit its known size would need a second read, after the reset: an error then
+  const resetting = reset !== undefined && pending.every((f) => sizes?.has(f.rel));
+  if (reset !== undefined && !resetting) throw new Error('readGcda: reset needs every size known');
   for (let round = 0; pending.length && round < 4; round++) {
+    if (round > 0 && resetting)
+      throw new UsageError(`${pending[0].rel}: its .gcda grew past the size read before, and the counters were reset`);
     const p = new Program({ deadlineMs: 60_000 });
     const refs: { rel: string; max: number; open: StepRef; reads: StepRef[]; dump: StepRef }[] = [];
     for (const f of pending) {
@@ -286,7 +335,9 @@ export async function readGcda(
       refs.push({ ...f, open, reads, dump: p.main.dump(b) });
       close(p.main, fd);
     }
+    const checkReset = resetting && round === 0 ? addReset(p, reset) : undefined;
     const v = view(await target.runWire(p.encode(), p.deadlineMs));
+    checkReset?.(v);
     pending = [];
     for (const r of refs) {
       // an object whose code never ran since the reset may have no counters to show: counted as zero
@@ -304,6 +355,7 @@ export async function readGcda(
       if (n.slice(end + 1).some((x) => x !== 0))
         throw new UsageError(`reading ${file} in the guest: a short read of ${n[end]} bytes was not its end`);
       out.set(r.rel, Buffer.from(v.step(r.dump).dump!.subarray(0, end * chunk + n[end])));
+      sizes?.set(r.rel, end * chunk + n[end]);
     }
   }
   if (pending.length) throw new UsageError(`${pending[0].rel}: its .gcda is larger than ${pending[0].max} bytes`);

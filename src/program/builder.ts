@@ -23,6 +23,15 @@ import {
 } from './wire';
 import { programChecksum } from './pattern';
 import { PROCESS_LEVEL } from '../abi/syscalls';
+import { KCOV_IOCTL, KCOV_MODE } from '../abi/linux-io';
+
+/**
+ * KCOV for every sequence of a program (native/WIRE.md, KCOV): the kernel PCs its task ran, as a KCOV
+ * record on the sequence's first step. `words` sizes the area (u64 entries, the first one the count).
+ */
+export interface KcovOptions {
+  words: number;
+}
 
 /** A program buffer. */
 export interface Buf {
@@ -376,6 +385,21 @@ export class Sequence {
     return this.fixed(Op.SIGCOUNT, 8, (w) => w.u32(signo).u32(0));
   }
 
+  /**
+   * Enable KCOV (basic-block PCs) for the task running this sequence: the executor opens
+   * /sys/kernel/debug/kcov, and when the sequence ends records the distinct PCs and edges it saw
+   * (a KCOV record on this step). Result 0, or -errno (ENOENT: no KCOV in the kernel).
+   */
+  kcov(words: number): StepRef {
+    if (!(Number.isInteger(words) && words >= 2 && words <= LIMITS.kcovWords))
+      throw new Error(`kcov area of ${words} words`);
+    const len = 40;
+    const w = this.begin(Op.KCOV, len);
+    w.u32(words).u32(0).u64(KCOV_IOCTL.INIT_TRACE.value).u64(KCOV_IOCTL.ENABLE.value);
+    w.u64(KCOV_IOCTL.DISABLE.value).u64(KCOV_MODE.PC.value);
+    return this.end(Op.KCOV, len);
+  }
+
   /** exit_group (group) or exit of this thread. Process-level. */
   exit(code: number, group = true): StepRef {
     this.program.markProcessLevel('exit');
@@ -389,6 +413,8 @@ export interface ProgramOptions {
   deadlineMs?: number;
   /** Trace capacity in bytes (default: the executor's 16 MiB). */
   traceCap?: number;
+  /** Every sequence starts with a KCOV step (its step 0), so the trace tells what kernel code each ran. */
+  kcov?: KcovOptions;
 }
 
 /** A program under construction. Its main sequence's methods are on the program itself via `main`. */
@@ -400,10 +426,12 @@ export class Program {
   private processSteps: string[] = [];
   deadlineMs: number;
   traceCap: number;
+  readonly kcovOptions?: KcovOptions;
 
   constructor(opts: ProgramOptions = {}) {
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.traceCap = opts.traceCap ?? 0;
+    this.kcovOptions = opts.kcov;
     this.main = this.seq();
   }
 
@@ -412,6 +440,7 @@ export class Program {
     if (this.seqs.length >= LIMITS.seqs) throw new Error(`more than ${LIMITS.seqs} sequences`);
     const s = new Sequence(this, this.seqs.length);
     this.seqs.push(s);
+    if (this.kcovOptions) s.kcov(this.kcovOptions.words);
     return s;
   }
 

@@ -36,6 +36,17 @@ export interface RingState {
   cqEntries: number;
 }
 
+/** What a KCOV step's task ran (native/WIRE.md, KCOV): distinct kernel PCs (low 32 bits) and edges, sorted. */
+export interface KcovCoverage {
+  pcs: Uint32Array;
+  /** Hashes of consecutive PC pairs (prev, pc). */
+  edges: Uint32Array;
+  /** PCs the kernel recorded, repeats included. */
+  raw: number;
+  /** The area filled up: later PCs were not recorded. */
+  overflow: boolean;
+}
+
 /** What one step did. */
 export interface StepResult {
   seq: number;
@@ -58,6 +69,7 @@ export interface StepResult {
   verify?: { mismatches: number; first: number };
   ring?: RingState;
   error?: string;
+  kcov?: KcovCoverage;
 }
 
 /** Decoded trace. */
@@ -206,6 +218,22 @@ export function decodeTrace(b: Buffer): Trace {
           sqDropped: w(7),
           sqEntries: w(8),
           cqEntries: w(9),
+        };
+        break;
+      }
+      case Rec.KCOV: {
+        // u32 npcs, u32 nedges, u32 raw, u32 overflow, then the PCs and the edges (u32 each)
+        const np = b.readUInt32LE(p);
+        const ne = b.readUInt32LE(p + 4);
+        if (16 + 4 * (np + ne) > len)
+          throw new TraceFormatError(`record ${r}: ${np} PCs and ${ne} edges do not fit`);
+        const words = new Uint32Array(np + ne);
+        for (let i = 0; i < np + ne; i++) words[i] = b.readUInt32LE(p + 16 + 4 * i);
+        acc(k).kcov = {
+          pcs: words.subarray(0, np),
+          edges: words.subarray(np),
+          raw: b.readUInt32LE(p + 8),
+          overflow: b.readUInt32LE(p + 12) !== 0,
         };
         break;
       }

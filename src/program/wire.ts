@@ -29,6 +29,7 @@ export const LIMITS = {
   threads: 32,
   bufBytes: 256 << 20,
   dumpBytes: 1 << 20,
+  kcovWords: 1 << 22,
   deadlineMs: 3_600_000,
 } as const;
 
@@ -54,6 +55,7 @@ export const Op = {
   EXIT: 18,
   LIBC: 19,
   SIGCOUNT: 20,
+  KCOV: 21,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -126,6 +128,7 @@ export const Rec = {
   VERIFY: 6,
   RING_STATE: 7,
   ERROR: 8,
+  KCOV: 9,
 } as const;
 
 /** STEP record flags. */

@@ -28,6 +28,12 @@ export interface SuiteRunOptions {
   shard?: { index: number; count: number };
   /** Root of the compiled suites (default dist/suites). */
   root?: string;
+  /**
+   * Awaited after each test that ran, once its own afterEach hooks are done (root-level afterEach, so
+   * it runs last); `result` is what was recorded for it. Must not throw: a failing root hook would stop
+   * the rest of the suite (`kasync coverage --per-test` collects gcov counters here).
+   */
+  afterTest?: (id: string, result: TestResult | undefined) => Promise<void>;
 }
 
 /** The compiled suite files, sorted. */
@@ -70,6 +76,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
   setSuiteTarget(opts.target);
   const files = suiteFiles(root, opts.suites);
   const results: TestResult[] = [];
+  const recorded = new WeakMap<Mocha.Test, TestResult>();
   const started = Date.now();
   const slowdown = opts.slowdown ?? opts.target.slowdown ?? 1; // known once the probe has run
 
@@ -101,6 +108,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
         const kr = (err as { kernelReport?: unknown } | undefined)?.kernelReport;
         if (typeof kr === 'string') r.kernelReport = kr;
         results.push(r);
+        recorded.set(t, r);
         opts.onTest?.(r, results.length, total);
       };
       runner.on('pass', (t) => record(t, 'pass'));
@@ -118,6 +126,14 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
       const t = this.currentTest;
       if (t && slowdown !== 1) t.timeout(t.timeout() * slowdown);
     },
+    ...(opts.afterTest && {
+      async afterEach(this: Mocha.Context) {
+        const t = this.currentTest;
+        if (!t) return;
+        this.timeout(0); // the hook's own waits have deadlines (the target's)
+        await opts.afterTest!(testId(t.file ? suiteOf(root, t.file) : 'unknown', t.title), recorded.get(t));
+      },
+    }),
   });
   for (const f of files) {
     delete require.cache[require.resolve(f)];
