@@ -9,6 +9,7 @@ import * as path from 'path';
 import { AT, errno, IOSQE, O, STATX, STATX_LAYOUT, SYSCALLS, UringOpName } from '../abi';
 import { Arg, arg, ArgLike, Program, Sequence, StepRef } from '../program/builder';
 import type { TraceView } from '../program/trace';
+import { mkfifo as mknodFifo } from '../program/sys';
 import { RingHandle, reap, sqe, SqeSpec, submit } from '../program/uring';
 
 /** The overflow uid/gid ("nobody"): no file of the fixture belongs to it. */
@@ -17,8 +18,6 @@ export const NOBODY = 65534;
 export const SPARE_GID = 4242;
 /** fchmodat(2) on x86-64: not in src/abi/syscalls.ts. */
 export const SYS_FCHMODAT = 268;
-/** S_IFIFO for mknodat(2). */
-export const S_IFIFO = 0o010000;
 /** The trusted.* xattr SETXATTR tries: writing one needs CAP_SYS_ADMIN (xattr(7)). */
 export const TRUSTED_NAME = 'trusted.kasync';
 
@@ -115,7 +114,7 @@ export function credFixture(seq: Sequence, scratch: string, tags: string[]): Cre
 export function mkfifo(seq: Sequence, file: string): StepRef[] {
   const p = seq.program;
   return [
-    seq.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, str(p, file), S_IFIFO | 0o666, 0]),
+    mknodFifo(seq, file, 0o666),
     seq.syscall(SYS_FCHMODAT, [AT.FDCWD.value, str(p, file), 0o666, 0]),
   ];
 }

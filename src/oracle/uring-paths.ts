@@ -6,9 +6,10 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { AT, describeErrno, O, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
+import { AT, describeErrno, IOSQE, O, STATX, STATX_LAYOUT, SYSCALLS } from '../abi';
 import { arg, Arg, Buf, Fd, Program, Sequence, StepRef } from '../program/builder';
 import type { Cqe, TraceView } from '../program/trace';
+import type { RawStruct } from '../program/struct';
 import { RingHandle, reap, setupRing, sqe, SqeSpec, submit } from '../program/uring';
 import type { Target } from '../target/target';
 import type { ResultOf } from './differential';
@@ -405,4 +406,15 @@ export function readyList(s: Sequence, epfd: Fd): (v: TraceView) => [number, big
     for (let i = 0; i < n; i++) list.push([buf.readUInt32LE(12 * i), buf.readBigUInt64LE(12 * i + 4)]);
     return list.sort((x, y) => Number(x[1] - y[1]));
   };
+}
+
+/**
+ * An OPENAT of a FIFO for reading with IOSQE_ASYNC: with no writer it blocks in an io-wq worker (fifo(7)), a
+ * request that is running, not queued, for cancel and teardown tests. Without IOSQE_ASYNC the inline issue tries
+ * O_NONBLOCK first, which opens a FIFO at once (measured on 6.18).
+ */
+export function blockedFifoOpen(p: Program, fifo: string, userData: number | bigint): RawStruct {
+  const open_flags = O.RDONLY.value | O.CLOEXEC.value;
+  const fd = AT.FDCWD.value;
+  return sqe({ opcode: 'OPENAT', flags: IOSQE.ASYNC.value, fd, addr: str(p, fifo), open_flags, user_data: userData });
 }

@@ -1,6 +1,6 @@
 /** Synchronous system calls that programs use around the async ones: files, pipes, sysctls. */
 import * as path from 'path';
-import { AT, O, SYSCALLS } from '../abi';
+import { AT, O, S_IF, SYSCALLS } from '../abi';
 import { arg, Buf, Fd, Sequence, StepRef } from './builder';
 
 /** openat(AT_FDCWD, path, flags, mode) into a fresh fd slot. */
@@ -52,4 +52,9 @@ export function readSmallFile(seq: Sequence, path: string, max = 256): { open: S
   const dump = seq.dump(b);
   close(seq, fd);
   return { open, read, dump };
+}
+
+/** mknodat(AT_FDCWD, file, S_IFIFO | mode): a FIFO; an open for reading waits on it until a writer comes (fifo(7)). */
+export function mkfifo(seq: Sequence, file: string, mode = 0o600): StepRef {
+  return seq.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(seq.program.cstr(file)), S_IF.IFIFO.value | mode, 0]);
 }

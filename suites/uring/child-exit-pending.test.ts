@@ -10,9 +10,10 @@ import * as path from 'path';
 import { AT, errno, IOSQE, O, POLL_EV, S_IF, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { waitStatus } from '../../src/oracle/exit';
-import { openat, pipe2 } from '../../src/program/sys';
+import { mkfifo, openat, pipe2 } from '../../src/program/sys';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { requireSetup } from '../../src/oracle/uring-files';
+import { blockedFifoOpen } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 import { ERESTARTSYS_LEAK } from '../../src/suite/known-bugs';
 
@@ -64,18 +65,11 @@ conformance(
     const p = new Program();
     const s = p.main;
     const fifo = path.posix.join(scratch, 'fifo');
-    const made = s.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(p.cstr(fifo)), S_IF.IFIFO.value | 0o600, 0]);
+    const made = mkfifo(s, fifo);
     const h = setupRing(s, { entries: 4 });
     const child = p.seq();
     const sub = submit(child, h, [
-      sqe({
-        opcode: 'OPENAT',
-        flags: IOSQE.ASYNC.value,
-        fd: AT.FDCWD.value,
-        addr: arg.buf(p.cstr(fifo)),
-        open_flags: O.RDONLY.value | O.CLOEXEC.value,
-        user_data: 0x41,
-      }),
+      blockedFifoOpen(p, fifo, 0x41),
     ]);
     // the open waits for a writer in the child's io-wq (200 ms), then the child exits
     const waited = reap(child, h, 0, 4, 200);

@@ -11,9 +11,10 @@ import { AT, errno, IOSQE, O, POLL_EV, POLLFD_LAYOUT, S_IF, SYSCALLS } from '../
 import { setLedgerMode } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
-import { close, openat, pipe2 } from '../../src/program/sys';
+import { close, mkfifo, openat, pipe2 } from '../../src/program/sys';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { registerFiles, requireSetup } from '../../src/oracle/uring-files';
+import { blockedFifoOpen } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 
 const DRAIN = IOSQE.IO_DRAIN.value;
@@ -146,20 +147,13 @@ conformance(
     setLedgerMode(p, 'at-most-once'); // the ring is closed with the open in flight: no CQE is reaped
     const s = p.main;
     const fifo = path.posix.join(scratch, 'fifo');
-    const made = s.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(p.cstr(fifo)), S_IF.IFIFO.value | 0o600, 0]);
+    const made = mkfifo(s, fifo);
     const c = pipe2(s, O.CLOEXEC.value);
     const h = setupRing(s, { entries: 4 });
     const reg = registerFiles(s, h, [c.w]);
     const closeCw = close(s, c.w);
     const sub = submit(s, h, [
-      sqe({
-        opcode: 'OPENAT',
-        flags: IOSQE.ASYNC.value,
-        fd: AT.FDCWD.value,
-        addr: arg.buf(p.cstr(fifo)),
-        open_flags: O.RDONLY.value | O.CLOEXEC.value,
-        user_data: 1,
-      }),
+      blockedFifoOpen(p, fifo, 1),
     ]);
     const early = reap(s, h, 0, 4, 200);
     const gone = s.uringClose(h.ring);

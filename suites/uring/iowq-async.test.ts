@@ -9,8 +9,9 @@ import { arg, Program, Sequence } from '../../src/program/builder';
 import * as path from 'path';
 import { AT, IOSQE, O, REGISTER, S_IF, SYSCALLS } from '../../src/abi';
 import { patternBytes } from '../../src/program/pattern';
-import { openat, pipe2, pread, scratchFile } from '../../src/program/sys';
+import { mkfifo, openat, pipe2, pread, scratchFile } from '../../src/program/sys';
 import { reap, RingHandle, setupRing, sqe, submit } from '../../src/program/uring';
+import { blockedFifoOpen } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 
 const N = 16;
@@ -155,20 +156,13 @@ for (const limit of [0, 1]) {
       const p = new Program();
       const s = p.main;
       const fifo = path.posix.join(scratch, 'fifo');
-      const made = s.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(p.cstr(fifo)), S_IF.IFIFO.value | 0o600, 0]);
+      const made = mkfifo(s, fifo);
       const h = setupRing(s, { entries: 8 });
       const reg = limit ? maxWorkers(s, h, 1, 0) : undefined;
       // IOSQE_ASYNC: the open goes to io-wq (bounded work: no file yet) and sleeps there until the FIFO has a
       // writer (issued inline, OPENAT first tries O_NONBLOCK, which opens a FIFO at once: measured on 6.18)
       const open = submit(s, h, [
-        sqe({
-          opcode: 'OPENAT',
-          flags: IOSQE.ASYNC.value,
-          fd: AT.FDCWD.value,
-          addr: arg.buf(p.cstr(fifo)),
-          open_flags: O.RDONLY.value | O.CLOEXEC.value,
-          user_data: 1,
-        }),
+        blockedFifoOpen(p, fifo, 1),
       ]);
       const nops = submit(
         s,

@@ -11,6 +11,8 @@ import { AT, errno, IOSQE, O, S_IF, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { requireSetup } from '../../src/oracle/uring-files';
+import { blockedFifoOpen } from '../../src/oracle/uring-paths';
+import { mkfifo } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
 import { ERESTARTSYS_LEAK } from '../../src/suite/known-bugs';
 
@@ -21,17 +23,10 @@ conformance(
     const p = new Program();
     const s = p.main;
     const fifo = path.posix.join(ctx.scratch, 'fifo');
-    const made = s.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(p.cstr(fifo)), S_IF.IFIFO.value | 0o600, 0]);
+    const made = mkfifo(s, fifo);
     const h = setupRing(s, { entries: 4 });
     const open = submit(s, h, [
-      sqe({
-        opcode: 'OPENAT',
-        flags: IOSQE.ASYNC.value,
-        fd: AT.FDCWD.value,
-        addr: arg.buf(p.cstr(fifo)),
-        open_flags: O.RDONLY.value | O.CLOEXEC.value,
-        user_data: 1,
-      }),
+      blockedFifoOpen(p, fifo, 1),
     ]);
     // the open must still be waiting for a writer after 200 ms
     const early = reap(s, h, 0, 4, 200);

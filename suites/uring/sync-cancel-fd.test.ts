@@ -12,6 +12,7 @@ import { pipe2 } from '../../src/program/sys';
 import { reap, RingHandle, setupRing, sqe, submit } from '../../src/program/uring';
 import { registerFiles } from '../../src/oracle/uring-files';
 import { mkfifo } from '../../src/oracle/creds';
+import { blockedFifoOpen } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
 import { ERESTARTSYS_LEAK } from '../../src/suite/known-bugs';
 import { byUserData, expectSetup, reaped } from '../../src/oracle/uring-net';
@@ -100,14 +101,7 @@ conformance(
     const warm = submit(s, h, [sqe({ opcode: 'NOP', flags: IOSQE.ASYNC.value, user_data: OPEN - 1n })], 1);
     const warmed = reap(s, h, 1, 4);
     const sub = submit(s, h, [
-      sqe({
-        opcode: 'OPENAT',
-        fd: AT.FDCWD.value,
-        addr: arg.buf(p.cstr(fifo)),
-        open_flags: O.RDONLY.value | O.CLOEXEC.value,
-        flags: IOSQE.ASYNC.value,
-        user_data: OPEN,
-      }),
+      blockedFifoOpen(p, fifo, OPEN),
     ]);
     // no writer: the worker blocks in open(2) and nothing completes within 300 ms (time for a slow VM to
     // get the worker there; if it has not, the cancel finds the OPENAT queued instead, also allowed below)
