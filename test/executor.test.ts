@@ -357,6 +357,25 @@ describe('executor: nothing leaks in-process', () => {
       await t.close();
     }
   });
+
+  it('programs with several AIO contexts (destroyed side by side at teardown) leave none behind', async () => {
+    const t = new LocalTarget();
+    try {
+      const nr = aioContextsHere();
+      const runs = Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 5; i++) {
+          const p = new Program({ deadlineMs: 10_000 });
+          for (let c = 0; c < 3; c++) aioSetup(p.main, 8);
+          const v = await t.run(p);
+          expect(v.trace.status).to.equal('ok');
+        }
+      });
+      await Promise.all(runs);
+      expect(aioContextsHere(), 'AIO contexts of this process').to.equal(nr);
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 

@@ -294,6 +294,8 @@ describe('fuzz', function () {
     [['--runs', '1e3'], /--runs '1e3' must be a whole number/],
     [['--jobs', 'many'], /--jobs 'many' must be a whole number/],
     [['--inject-fault', 'melt'], /unknown --inject-fault 'melt'/],
+    [['--vcpus', '1'], /--vcpus go with --kernel/],
+    [['--kernel', 'debian:6.12', '--vcpus', '0'], /--vcpus '0' must be a whole number from 1 to 8/],
   ] as [string[], RegExp][])
     it(`kasync fuzz ${args.join(' ')}: one line, exit 2`, () => {
       const r = kasyncFuzz([...args, '--out', 'f'], tmp);
