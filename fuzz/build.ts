@@ -32,7 +32,7 @@ import { arg, Buf, Ctx, Fd, KcovOptions, Program, StepRef } from '../src/program
 import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct';
 import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
-import { enter, reap, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
+import { enter, reap, reapUntilTotal, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
 import {
   AioOpKind,
   AioReqModel,
@@ -910,7 +910,9 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
     const left = ringOwed[r].submitted - ringOwed[r].claimed;
     if (left > 0) {
       const waitMs = Math.ceil(DRAIN_WAIT_MS * slow);
-      const ref = reap(s, h, left, left + 8, waitMs);
+      // every completion the ring owes, counting those earlier reaps took: one a loaded host held past an
+      // earlier reap's time is still taken here
+      const ref = reapUntilTotal(s, h, ringOwed[r].submitted, left + 8, waitMs);
       mark(ref.index, { kind: 'reap', ring: r, want: left, final: true, waitMs });
     }
   });

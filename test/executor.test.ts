@@ -29,7 +29,8 @@ import { ArgKind, Op } from '../src/program/wire';
 import { fnv1a64, patternBytes } from '../src/program/pattern';
 import { pipe2, scratchFile } from '../src/program/sys';
 import { decodeTrace, Trace } from '../src/program/trace';
-import { reap, setupRing, sqe, submit } from '../src/program/uring';
+import { reap, reapUntilTotal, setupRing, sqe, submit } from '../src/program/uring';
+import { timespecMs } from '../src/oracle/exit';
 import { ChildTarget } from '../src/target/child';
 import { LocalTarget, loadAddon, traceOf } from '../src/target/local';
 import type { Target } from '../src/target/target';
@@ -219,6 +220,58 @@ describe('executor: the same program on both targets', () => {
       fs.rmSync(dir, { recursive: true, force: true });
       await local.close();
       await child.close();
+    }
+  });
+});
+
+describe('executor: URING_REAP with REAP_MIN_TOTAL', () => {
+  /** A NOP and a 300 ms TIMEOUT; a reap of both that gives up after 20 ms; then a total-count reap of 2. */
+  function shortThenTotal(): { p: Program; short: ReturnType<typeof reap>; final: ReturnType<typeof reap> } {
+    const p = new Program({ deadlineMs: 5000 });
+    const s = p.main;
+    const h = setupRing(s, { entries: 4 });
+    const ts = timespecMs(s, 300);
+    const timeout = sqe({ opcode: 'TIMEOUT', addr: arg.buf(ts), len: 1, user_data: 2 });
+    submit(s, h, [sqe({ opcode: 'NOP', user_data: 1 }), timeout]);
+    const short = reap(s, h, 2, 2, 20);
+    const final = reapUntilTotal(s, h, 2, 1, 3000);
+    return { p, short, final };
+  }
+
+  for (const [name, make] of [
+    ['local', () => new LocalTarget()],
+    ['child', () => new ChildTarget()],
+  ] as const)
+    it(`${name}: a drain counting every CQE of the ring takes what an earlier reap ran out of time for`, async () => {
+      const t: Target = make();
+      try {
+        const { p, short, final } = shortThenTotal();
+        const v = await t.run(p);
+        expect(v.step(short).deadline, 'the first reap gave up').to.equal(true);
+        expect(v.step(short).cqes.map((c) => c.userData), 'with the NOP only').to.deep.equal([1n]);
+        // 2 in all, 1 already taken: the drain waits for the one owed, although its max said 1
+        expect(v.step(final).cqes.map((c) => [c.userData, c.res])).to.deep.equal([[2n, -errno.ETIME]]);
+        expect(v.step(final).deadline, 'within its time').to.equal(false);
+      } finally {
+        await t.close();
+      }
+    });
+
+  it('a drain whose total was already reaped returns at once with nothing', async () => {
+    const t = new LocalTarget();
+    try {
+      const p = new Program();
+      const s = p.main;
+      const h = setupRing(s, { entries: 4 });
+      submit(s, h, [sqe({ opcode: 'NOP', user_data: 1 })]);
+      reap(s, h, 1);
+      const final = reapUntilTotal(s, h, 1, 4, 3000);
+      const v = await t.run(p);
+      expect(v.ret(final), 'nothing owed').to.equal(0);
+      // had it waited for a CQE, none would have come and its 3 s would have run out
+      expect(v.step(final).deadline, 'it did not wait').to.equal(false);
+    } finally {
+      await t.close();
     }
   });
 });

@@ -11,7 +11,8 @@ import { errno, IOSQE, SYSCALLS } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
 import { arg, Program } from '../src/program/builder';
 import { decodeTrace, Trace } from '../src/program/trace';
-import { reap, setupRing, sqe, submit } from '../src/program/uring';
+import { reap, reapUntilTotal, setupRing, sqe, submit } from '../src/program/uring';
+import { timespecMs } from '../src/oracle/exit';
 import { pipe2, scratchFile } from '../src/program/sys';
 import { programToC, UnsupportedStepError } from '../src/repro/csource';
 import { parseReproOutput, ReproOutputError } from '../src/repro/output';
@@ -51,6 +52,16 @@ const PROGRAMS: Record<string, (dir: string) => Program> = {
     submit(p.main, h, [1, 2, 3, 4].map((ud) => sqe({ opcode: 'NOP', user_data: ud })), 4);
     reap(p.main, h, 4);
     p.main.uringState(h.ring);
+    return p;
+  },
+  'io_uring drain counting every CQE of the ring (REAP_MIN_TOTAL) after a reap that gave up': () => {
+    const p = new Program({ deadlineMs: 5000 });
+    const h = setupRing(p.main, { entries: 4 });
+    const ts = timespecMs(p.main, 100);
+    const timeout = sqe({ opcode: 'TIMEOUT', addr: arg.buf(ts), len: 1, user_data: 2 });
+    submit(p.main, h, [sqe({ opcode: 'NOP', user_data: 1 }), timeout]);
+    reap(p.main, h, 2, 2, 10);
+    reapUntilTotal(p.main, h, 2, 1, 3000);
     return p;
   },
   'io_uring WRITE -> READ link chain whose head fails (-EBADF, then -ECANCELED)': (dir) => {

@@ -16,6 +16,7 @@ import {
   Post,
   PROGRAM_HEADER,
   PROGRAM_MAGIC,
+  REAP_MIN_TOTAL,
   SlotKind,
   STEP_HEADER,
   StepFlag,
@@ -321,9 +322,13 @@ export class Sequence {
     return this.fixed(Op.URING_QUEUE, 16, (w) => w.u32(ring.slot).u32(b.slot).u32(off).u32(count));
   }
 
-  /** Take up to `max` CQEs, waiting up to `waitMs` for `min` of them. */
-  uringReap(ring: Ring, min: number, max: number, waitMs: number): StepRef {
-    return this.fixed(Op.URING_REAP, 16, (w) => w.u32(ring.slot).u32(min).u32(max).u32(waitMs));
+  /**
+   * Take up to `max` CQEs, waiting up to `waitMs` for `min` of them. With `total`, `min` counts every CQE reaped
+   * from the ring since its setup (native/WIRE.md REAP_MIN_TOTAL).
+   */
+  uringReap(ring: Ring, min: number, max: number, waitMs: number, total = false): StepRef {
+    const m = total ? (min | REAP_MIN_TOTAL) >>> 0 : min;
+    return this.fixed(Op.URING_REAP, 16, (w) => w.u32(ring.slot).u32(m).u32(max).u32(waitMs));
   }
 
   /** Record the ring's head, tail, flag and overflow words. */

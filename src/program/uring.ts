@@ -150,6 +150,14 @@ export function reap(seq: Sequence, h: RingHandle, min: number, max = Math.max(m
   return seq.uringReap(h.ring, min, max, waitMs);
 }
 
+/**
+ * Take CQEs until `total` were reaped from the ring since its setup, waiting up to `waitMs`, at most `max` (raised to
+ * what is still owed): a final drain that also takes what an earlier reap ran out of time for.
+ */
+export function reapUntilTotal(seq: Sequence, h: RingHandle, total: number, max: number, waitMs = 5000): StepRef {
+  return seq.uringReap(h.ring, total, max, waitMs, true);
+}
+
 /** IORING_REGISTER_RING_FDS / UNREGISTER_RING_FDS with one `struct io_uring_rsrc_update`. */
 export interface RingFdRegistration {
   /** io_uring_register's result: how many were (un)registered, or -errno. */

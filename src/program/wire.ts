@@ -59,6 +59,9 @@ export const Op = {
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
+/** URING_REAP's `min` with this bit counts every CQE reaped from the ring since its setup (native/WIRE.md). */
+export const REAP_MIN_TOTAL = 0x80000000;
+
 /** Step flags. */
 export const StepFlag = { STOP_ON_ERROR: 1 } as const;
 

@@ -5,7 +5,7 @@
  */
 import { ENTER, entriesOf, IOSQE, syscallName, SYSCALLS, URING_OP } from '../abi';
 import { decodeProgram, DecodedProgram, DecodedStep } from '../program/decode';
-import { ArgKind, FillKind, LIMITS, Op, Post, SlotKind, StepFlag } from '../program/wire';
+import { ArgKind, FillKind, LIMITS, Op, Post, REAP_MIN_TOTAL, SlotKind, StepFlag } from '../program/wire';
 import { INCLUDES, NEEDS, Section, SECTIONS } from './runtime';
 
 /** A program step no reproducer can express (yet): its kind is named in the message. */
@@ -381,10 +381,13 @@ class Emitter {
         need(16);
         const [ring, min, max, waitms] = [u32(0), u32(4), u32(8), u32(12)];
         this.checkSlot(s, i, ring, LIMITS.rings, 'ring');
-        if (min > max) this.fail(s, i, `min ${min} > max ${max}`);
+        if (!(min & REAP_MIN_TOTAL) && min > max) this.fail(s, i, `min ${min} > max ${max}`);
         this.use('ring');
         return {
-          comment: `URING_REAP ring${ring}: take up to ${max} CQEs, waiting up to ${waitms} ms for ${min}`,
+          comment:
+            min & REAP_MIN_TOTAL
+              ? `URING_REAP ring${ring}: wait up to ${waitms} ms until ${(min & ~REAP_MIN_TOTAL) >>> 0} CQEs were reaped from the ring in all`
+              : `URING_REAP ring${ring}: take up to ${max} CQEs, waiting up to ${waitms} ms for ${min}`,
           body: [`if (ring_reap(t, ${s}, ${i}, &o, ${ring}, ${min}, ${max}, ${waitms})) return;`],
           stop: fin,
         };
