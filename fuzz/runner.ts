@@ -106,12 +106,19 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   const job = async (j: number) => {
     const raw = await o.makeTarget(j);
     const target = o.fault ? withFault(raw, o.fault) : raw;
+    let scratch = ''; // none yet
     try {
       const caps = await target.probe();
       const ops = supportedOps(caps);
       const arb = streamArb(ops, { minSteps: o.minSteps, maxSteps: o.maxSteps });
       const kernel = caps.kernel;
-      let scratch = await target.makeScratch();
+      scratch = await target.makeScratch();
+      // a fresh scratch dir in place of the current one, which is removed (a rebooted VM's went with it)
+      const renewScratch = async () => {
+        const old = scratch;
+        scratch = await target.makeScratch();
+        if (old) await target.removeScratch(old).catch(() => undefined);
+      };
       let lastKernelCheck = Date.now();
       let envInARow = 0;
 
@@ -130,7 +137,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
             const err = e as Error & { kernelReport?: string };
             failures = [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
-            scratch = await target.makeScratch().catch(() => scratch);
+            await renewScratch().catch(() => undefined);
           }
           if (target.checkKernel && (failures.length || Date.now() - lastKernelCheck > 2000)) {
             lastKernelCheck = Date.now();
@@ -145,7 +152,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           // not a finding: run it again (on a fresh scratch dir when setup failed)
           if (++envInARow >= 10) throw new Error(`the environment keeps failing: ${env[0].title}: ${env[0].detail}`);
           o.log?.(`retrying a run: ${env[0].title}: ${env[0].detail}`);
-          if (env[0].title.startsWith('setup')) scratch = await target.makeScratch();
+          if (env[0].title.startsWith('setup')) await renewScratch();
         }
       };
 
@@ -196,8 +203,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
         }
       }
-      await target.removeScratch(scratch).catch(() => undefined);
     } finally {
+      if (scratch) await target.removeScratch(scratch).catch(() => undefined);
       await target.close();
     }
   };

@@ -240,6 +240,41 @@ describe('fuzz', function () {
     }
   });
 
+  it('a run that gave no trace gets a fresh scratch dir, and no scratch dir is left behind', async () => {
+    const base = path.join(tmp, 'scratch');
+    fs.mkdirSync(base);
+    const saved = process.env.KASYNC_SCRATCH;
+    process.env.KASYNC_SCRATCH = base;
+    try {
+      let runs = 0;
+      const dirs = new Set<string>();
+      const lost = async () => {
+        const t = new LocalTarget();
+        const run = t.run.bind(t);
+        const make = t.makeScratch.bind(t);
+        t.makeScratch = async () => {
+          const d = await make();
+          dirs.add(d);
+          return d;
+        };
+        // the third fuzz program (the probe's come before the first scratch dir) "hangs": no trace, as from a
+        // VM that was lost
+        t.run = async (prog) => {
+          if (dirs.size && ++runs === 3) throw new Error('no trace: lost');
+          return run(prog);
+        };
+        return t;
+      };
+      const s = await fuzz(opts({ runs: 6, shrinkMs: 0, makeTarget: lost }));
+      expect(s.findings.map((f) => f.title)).to.deep.equal(['program: no trace (hang or crash)']);
+      expect(dirs.size, 'a fresh scratch dir after the lost run').to.be.at.least(2);
+      expect(fs.readdirSync(base), 'every scratch dir removed').to.deep.equal([]);
+    } finally {
+      if (saved === undefined) delete process.env.KASYNC_SCRATCH;
+      else process.env.KASYNC_SCRATCH = saved;
+    }
+  });
+
   it('counts a finding seen again instead of making a new dir', async () => {
     const a = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
     expect(a.findings).to.have.length(1);
