@@ -48,14 +48,17 @@ async function runKernel(spec: string, o: MatrixOpts, out: string, log: (s: stri
       suites: o.suite?.split(',').map((s) => s.trim()),
       shard: o.shard ? parseShard(o.shard) : undefined,
       grep: o.grep ? new RegExp(o.grep) : undefined,
-      onTest: (t: TestResult, done, total) => log(`${spec} [${done}/${total}] ${t.status} ${t.title}${t.status === 'pass' ? '' : ` — ${t.reason}`}`),
+      onTest: (t: TestResult, done, total) => {
+        const known = t.knownBug ? ` (known kernel bug: ${t.knownBug})` : '';
+        log(`${spec} [${done}/${total}] ${t.status} ${t.title}${known}${t.status === 'pass' ? '' : ` — ${t.reason}`}`);
+      },
     });
     // each failure's whole story (message, diff, console tail) in a file its cell links to
     const logs: Record<string, string> = {};
     for (const t of run.tests.filter((x) => x.status === 'fail')) {
       fs.mkdirSync(logDir, { recursive: true });
       const f = path.join(logDir, `${t.id}.log`);
-      fs.writeFileSync(f, [t.title, t.rule ? `rule: ${t.rule}` : '', t.kernelReport ? `kernel report: ${t.kernelReport}` : '', '', t.detail ?? t.reason ?? ''].join('\n'));
+      fs.writeFileSync(f, [t.title, t.rule ? `rule: ${t.rule}` : '', t.knownBug ? `known kernel bug: ${t.knownBug}` : '', t.kernelReport ? `kernel report: ${t.kernelReport}` : '', '', t.detail ?? t.reason ?? ''].join('\n'));
       logs[t.id] = rel(f);
     }
     const logsNow = consoles();
@@ -103,7 +106,11 @@ export function registerMatrix(program: Command): void {
       }
       const m = buildMatrix(columns);
       for (const f of writeMatrix(m, out)) process.stdout.write(`${f}\n`);
-      for (const k of m.kernels) log(`${k.kernel}: ${k.totals.PASS} passed, ${k.totals.FAIL} failed, ${k.totals.ERROR} errors, ${k.totals.SKIP} skipped`);
+      m.kernels.forEach((k, c) => {
+        const known = m.cells.filter((row) => row[c]?.knownBug).length;
+        const failed = `${k.totals.FAIL} failed${known ? ` (${known} by known kernel bugs)` : ''}`;
+        log(`${k.kernel}: ${k.totals.PASS} passed, ${failed}, ${k.totals.ERROR} errors, ${k.totals.SKIP} skipped`);
+      });
       process.exitCode = exitCodeOfMatrix(m);
     });
 
