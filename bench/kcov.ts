@@ -15,6 +15,7 @@ import * as os from 'os';
 import { buildStream } from '../fuzz/build';
 import { StreamModel, StreamStep, streamArb, supportedOps } from '../fuzz/model';
 import { gcnoFiles, gcovCounts, readGcda, resetGcov } from '../src/coverage/gcov';
+import { prng } from '../src/program/pattern';
 import { asyncText, countAsyncPcs } from '../src/coverage/kcov';
 import { groupTotals } from '../src/coverage/report';
 import { VmTarget } from '../src/target/vm';
@@ -24,18 +25,6 @@ import { resolveKernel } from '../src/vm/kernels';
 /** KCOV area per task: 256 Ki PCs (2 MiB); a 20-step stream records ~10-40 Ki on 6.12. */
 const KCOV_WORDS = 1 << 18;
 const MAX_STEPS = 20;
-
-/** A small seeded PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** A mutant of `parent`: 1-3 edits of its steps, with the handles of parent and donor (build.ts resolves numbers modulo what exists). */
 function mutate(parent: StreamModel, donor: StreamModel, rand: () => number): StreamModel {
@@ -87,7 +76,7 @@ export async function benchKcov(log: (s: string) => void, args: string[] = []): 
         const edges = new Set<number>();
         const pcs = new Set<number>();
         const pool: StreamModel[] = [];
-        const rand = mulberry32(seed);
+        const rand = prng(seed);
         const curve: number[] = [];
         const t0 = Date.now();
         let runs = 0;

@@ -11,6 +11,7 @@ import { arg, Program, Sequence } from '../../src/program/builder';
 import { waitStatus } from '../../src/oracle/exit';
 import { nopSqes, reap, RingHandle, setupRing, submit } from '../../src/program/uring';
 import { requireSetup } from '../../src/oracle/uring-files';
+import { byUserData } from '../../src/oracle/uring-net';
 import { conformance, needSetupFlags } from '../../src/suite/conformance';
 
 /** IORING_REGISTER_IOWQ_MAX_WORKERS with [bounded, unbounded]: the step and the array afterwards. */
@@ -89,15 +90,9 @@ conformance(
       'the query returns the limits just set',
     ).to.deep.equal([1, 2]);
     expect(v.ret(sub.enter), 'the SQ thread takes the NOPs').to.equal(2);
-    expect(
-      v
-        .step(c)
-        .cqes.map((x) => [Number(x.userData), x.res])
-        .sort((a, b) => a[0] - b[0]),
-      'both NOPs complete',
-    ).to.deep.equal([
-      [0xa1, 0],
-      [0xa2, 0],
+    expect(byUserData(v.step(c).cqes), 'both NOPs complete').to.deep.equal([
+      [0xa1n, 0],
+      [0xa2n, 0],
     ]);
   },
 );

@@ -11,6 +11,7 @@ import { placeAll } from '../../src/program/struct';
 import { pipe2 } from '../../src/program/sys';
 import { enter, nopSqes, reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { requireSetup } from '../../src/oracle/uring-files';
+import { byUserData } from '../../src/oracle/uring-net';
 import { conformance, needSetupFlags } from '../../src/suite/conformance';
 
 conformance(
@@ -75,15 +76,9 @@ conformance(
     expect(v.ret(early), 'io_uring_enter while disabled: -EBADFD').to.equal(-errno.EBADFD);
     expect(v.ret(en), 'IORING_REGISTER_ENABLE_RINGS').to.equal(0);
     expect(v.ret(sub.enter), 'the SQ thread takes the 2 NOPs').to.equal(2);
-    expect(
-      v
-        .step(c)
-        .cqes.map((x) => [Number(x.userData), x.res])
-        .sort((a, b) => a[0] - b[0]),
-      'both NOPs complete',
-    ).to.deep.equal([
-      [0x91, 0],
-      [0x92, 0],
+    expect(byUserData(v.step(c).cqes), 'both NOPs complete').to.deep.equal([
+      [0x91n, 0],
+      [0x92n, 0],
     ]);
   },
 );
