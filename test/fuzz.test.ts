@@ -275,6 +275,36 @@ describe('fuzz', function () {
     }
   });
 
+  it('never starts a program while one of the same job still runs, when a shrink runs out of time mid-run', async () => {
+    let running = 0;
+    let most = 0;
+    const slow = async () => {
+      const t = new LocalTarget();
+      const run = t.run.bind(t);
+      const make = t.makeScratch.bind(t);
+      let fuzzing = false;
+      t.makeScratch = async () => {
+        fuzzing = true;
+        return make();
+      };
+      // each fuzz program takes 1.5 s, longer than the shrink's whole time
+      t.run = async (prog) => {
+        if (!fuzzing) return run(prog);
+        most = Math.max(most, ++running);
+        try {
+          await new Promise((r) => setTimeout(r, 1500));
+          return await run(prog);
+        } finally {
+          running--;
+        }
+      };
+      return t;
+    };
+    const s = await fuzz(opts({ runs: 3, shrinkMs: 200, fault: 'drop', makeTarget: slow }));
+    expect(s.failures, 'the dropped completion was found').to.be.at.least(1);
+    expect(most, 'programs of one job at a time').to.equal(1);
+  });
+
   it('counts a finding seen again instead of making a new dir', async () => {
     const a = await fuzz(opts({ fault: 'flip', runs: 1, shrinkMs: 1000 }));
     expect(a.findings).to.have.length(1);
