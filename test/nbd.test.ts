@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import { O, SYSCALLS } from '../src/abi';
-import type { LogEntry, Recording } from '../src/crash/log';
+import type { Recording } from '../src/crash/log';
 import { LogFileError, readRecording, writeRecording } from '../src/crash/logfile';
 import { MAX_PAYLOAD, NBD, NbdServer, TRANSMISSION_FLAGS } from '../src/crash/nbd';
 import { recordSession, RecordSession } from '../src/crash/record';

@@ -224,3 +224,21 @@ export function registerBufRing(
     mem,
   };
 }
+
+/**
+ * IORING_REGISTER_IOWQ_MAX_WORKERS with `[bounded, unbounded]` (0 leaves a limit and only queries it): the step,
+ * and a dump of the pair the kernel writes back, the limits before the call (man 2 io_uring_register).
+ */
+export function iowqMaxWorkers(
+  s: Sequence,
+  h: RingHandle,
+  bounded: number,
+  unbounded: number,
+  nrArgs = 2,
+): { step: StepRef; dump: StepRef } {
+  const b = s.program.buf(8);
+  s.patch(b, 0, 4, bounded);
+  s.patch(b, 4, 4, unbounded);
+  const step = s.syscall(SYSCALLS.io_uring_register, [arg.ring(h.ring), REGISTER.IOWQ_MAX_WORKERS.value, arg.buf(b), nrArgs]);
+  return { step, dump: s.dump(b) };
+}

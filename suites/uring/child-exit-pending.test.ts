@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { AT, errno, IOSQE, O, POLL_EV, S_IF, SYSCALLS } from '../../src/abi';
+import { errno, O, POLL_EV, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { waitStatus } from '../../src/oracle/exit';
 import { mkfifo, openat, pipe2 } from '../../src/program/sys';

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { AT, errno, IOSQE, O, POLL_EV, POLLFD_LAYOUT, S_IF, SYSCALLS } from '../../src/abi';
+import { errno, IOSQE, O, POLL_EV, POLLFD_LAYOUT, SYSCALLS } from '../../src/abi';
 import { setLedgerMode } from '../../src/program/aio';
 import { arg, Program } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { arg, Program, Sequence } from '../../src/program/builder';
 import * as path from 'path';
-import { AT, IOSQE, O, REGISTER, S_IF, SYSCALLS } from '../../src/abi';
+import { IOSQE, O, REGISTER, SYSCALLS } from '../../src/abi';
 import { patternBytes } from '../../src/program/pattern';
 import { mkfifo, openat, pipe2, pread, scratchFile } from '../../src/program/sys';
 import { reap, RingHandle, setupRing, sqe, submit } from '../../src/program/uring';

@@ -7,8 +7,8 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { AT, errno, IOSQE, O, S_IF, SYSCALLS } from '../../src/abi';
-import { arg, Program } from '../../src/program/builder';
+import { errno } from '../../src/abi';
+import { Program } from '../../src/program/builder';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { requireSetup } from '../../src/oracle/uring-files';
 import { blockedFifoOpen } from '../../src/oracle/uring-paths';

@@ -6,27 +6,12 @@
  * with no io-wq yet has none, so it reads 0s.
  */
 import { expect } from 'chai';
-import { REGISTER, SYSCALLS } from '../../src/abi';
-import { arg, Program, Sequence } from '../../src/program/builder';
+import { Program } from '../../src/program/builder';
 import { waitStatus } from '../../src/oracle/exit';
-import { nopSqes, reap, RingHandle, setupRing, submit } from '../../src/program/uring';
-import { requireSetup } from '../../src/oracle/uring-files';
+import { nopSqes, reap, setupRing, submit } from '../../src/program/uring';
+import { iowqMaxWorkers, requireSetup } from '../../src/oracle/uring-files';
 import { byUserData } from '../../src/oracle/uring-net';
 import { conformance, needSetupFlags } from '../../src/suite/conformance';
-
-/** IORING_REGISTER_IOWQ_MAX_WORKERS with [bounded, unbounded]: the step and the array afterwards. */
-function maxWorkers(s: Sequence, h: RingHandle, bounded: number, unbounded: number) {
-  const a = s.program.buf(8);
-  s.patch(a, 0, 4, bounded);
-  s.patch(a, 4, 4, unbounded);
-  const step = s.syscall(SYSCALLS.io_uring_register, [
-    arg.ring(h.ring),
-    REGISTER.IOWQ_MAX_WORKERS.value,
-    arg.buf(a),
-    2,
-  ]);
-  return { step, dump: s.dump(a) };
-}
 
 conformance(
   'uring.register IOWQ_MAX_WORKERS set by the ring creator apply to the io-wq of a forked child that submits on the ring',
@@ -38,12 +23,12 @@ conformance(
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4 });
-    const set = maxWorkers(s, h, 2, 3);
+    const set = iowqMaxWorkers(s, h, 2, 3);
     const child = p.seq();
-    const before = maxWorkers(child, h, 0, 0);
+    const before = iowqMaxWorkers(child, h, 0, 0);
     const sub = submit(child, h, nopSqes(1, 0x91));
     const c = reap(child, h, 1, 2);
-    const after = maxWorkers(child, h, 0, 0);
+    const after = iowqMaxWorkers(child, h, 0, 0);
     const pid = p.pid();
     s.fork(child, pid);
     const wait = s.wait(pid, 5000);
@@ -77,8 +62,8 @@ conformance(
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4, flags, sqThreadIdle: 1000 });
-    const set = maxWorkers(s, h, 1, 2);
-    const query = maxWorkers(s, h, 0, 0);
+    const set = iowqMaxWorkers(s, h, 1, 2);
+    const query = iowqMaxWorkers(s, h, 0, 0);
     const sub = submit(s, h, nopSqes(2, 0xa1));
     const c = reap(s, h, 2, 4);
     const v = await ctx.target.run(p);

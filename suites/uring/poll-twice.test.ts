@@ -134,6 +134,7 @@ conformance(
     const v = await target.run(p);
     expect(v.ret(h.setup), 'io_uring_setup').to.be.at.least(0);
     expectSetup(v, [pipe.step, first, second, read], 'pipe, writes and read');
+    expect(v.ret(rm.enter), 'io_uring_enter took the POLL_REMOVE').to.equal(1);
     expect(v.ret(sub.enter), 'POLL_ADD submitted').to.equal(1);
     const show = (ref: typeof now) =>
       v.step(ref).cqes.map((q) => [q.userData, q.res < 0 ? q.res : q.res & IN, q.flags & CQE_F.MORE.value]);

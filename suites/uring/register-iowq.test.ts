@@ -8,7 +8,7 @@ import { errno, IOSQE, REGISTER, SYSCALLS } from '../../src/abi';
 import { arg, ArgLike, Program, Sequence, StepRef } from '../../src/program/builder';
 import type { TraceView } from '../../src/program/trace';
 import type { RingHandle } from '../../src/program/uring';
-import { UringRunner } from '../../src/oracle/uring-files';
+import { iowqMaxWorkers, UringRunner } from '../../src/oracle/uring-files';
 import { conformance, needSetupFlags } from '../../src/suite/conformance';
 
 /** IORING_REGISTER_IOWQ_MAX_WORKERS with `{bounded, unbounded}`: the result and the pair written back. */
@@ -19,19 +19,10 @@ function maxWorkers(
   unbounded: number,
   nrArgs = 2,
 ): (v: TraceView) => [number, number, number] {
-  const b = s.program.buf(8);
-  s.patch(b, 0, 4, bounded);
-  s.patch(b, 4, 4, unbounded);
-  const step = s.syscall(SYSCALLS.io_uring_register, [
-    arg.ring(h.ring),
-    REGISTER.IOWQ_MAX_WORKERS.value,
-    arg.buf(b),
-    nrArgs,
-  ]);
-  const dump = s.dump(b);
+  const m = iowqMaxWorkers(s, h, bounded, unbounded, nrArgs);
   return (v) => {
-    const d = v.step(dump).dump!;
-    return [v.ret(step), d.readUInt32LE(0), d.readUInt32LE(4)];
+    const d = v.step(m.dump).dump!;
+    return [v.ret(m.step), d.readUInt32LE(0), d.readUInt32LE(4)];
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import * as path from 'path';
-import { ASYNC_CANCEL, AT, errno, IOSQE, O, REGISTER, SYNC_CANCEL_REG_LAYOUT, SYSCALLS } from '../../src/abi';
+import { ASYNC_CANCEL, errno, IOSQE, REGISTER, SYNC_CANCEL_REG_LAYOUT, SYSCALLS } from '../../src/abi';
 import { arg, ArgLike, Program, Sequence } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
 import { pipe2 } from '../../src/program/sys';
