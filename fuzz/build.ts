@@ -33,6 +33,7 @@ import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct'
 import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
 import { enter, reap, reapUntilTotal, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
+import { DRAIN_AFTER_INIT_FAILURE } from '../src/suite/known-bugs';
 import {
   AioOpKind,
   AioReqModel,
@@ -40,6 +41,7 @@ import {
   CANCEL_MODES,
   CancelMode,
   FILE_WORDS,
+  FIXED_BUF_OPS,
   FIXED_SLOTS,
   PBUF_GROUPS,
   PBUF_MAX,
@@ -192,6 +194,17 @@ export interface BuildContext {
   slowdown?: number;
   /** A KCOV step on every sequence (bench/kcov.ts: what the fuzz programs reach in the kernel). */
   kcov?: KcovOptions;
+  /**
+   * The kernel has the known IO_DRAIN bug (src/suite/known-bugs.ts DRAIN_AFTER_INIT_FAILURE): a request failing at
+   * prep throws a ring's drain accounting off, so a ring that gets READ_FIXED/WRITE_FIXED (which may fail there) is
+   * given no IOSQE_IO_DRAIN, and the fuzzer does not find that bug again on every run.
+   */
+  avoidDrainAfterPrepFailure?: boolean;
+}
+
+/** The {@link BuildContext} fields that steer around known bugs of kernel release `kernel`. */
+export function knownBugAvoidance(kernel: string): Pick<BuildContext, 'avoidDrainAfterPrepFailure'> {
+  return DRAIN_AFTER_INIT_FAILURE.releases.test(kernel) ? { avoidDrainAfterPrepFailure: true } : {};
 }
 
 const UNKNOWN_UD = 0xdead00;
@@ -327,6 +340,11 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         return setupRing(s, { entries, flags: SETUP.CQSIZE.value, cqEntries: entries });
     }
   });
+  const noDrain = new Set<number>();
+  if (ctx.avoidDrainAfterPrepFailure && rings.length)
+    for (const st of m.steps)
+      if (st.kind === 'submit' || st.kind === 'threadSubmit' || st.kind === 'forkSubmit')
+        if (st.reqs.some((r) => FIXED_BUF_OPS.includes(r.op))) noDrain.add(st.ring % rings.length);
   // an s32 fd array; empty slots are -1, written as bytes (a PATCH of -1 would read as a failed step)
   const fdTable = (fds: (Fd | undefined)[]): Buf => {
     const b = p.buf(4 * fds.length);
@@ -459,7 +477,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         const last = i === chunk.length - 1;
         const link: 0 | 1 | 2 = last || op === 'LINK_TIMEOUT' ? 0 : r.link;
         const inChain = (prev !== undefined && prev.link !== 0) || link !== 0;
-        const drain = r.drain && !inChain;
+        const drain = r.drain && !inChain && !noDrain.has(ringIdx);
         const id = plan.uring.length;
         const ud = id + 1;
         const member = prev !== undefined && prev.link !== 0;

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import type { Trace } from '../src/program/trace';
 import { Target, TargetError } from '../src/target/target';
-import { buildStream } from './build';
+import { buildStream, knownBugAvoidance } from './build';
 import { Corpus } from './corpus';
 import { FaultKind, withFault } from './faults';
 import { recordFinding, recordMinimal } from './failures';
@@ -112,6 +112,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       const ops = supportedOps(caps);
       const arb = streamArb(ops, { minSteps: o.minSteps, maxSteps: o.maxSteps });
       const kernel = caps.kernel;
+      // known kernel bugs of this kernel are not found again on every run (src/suite/known-bugs.ts)
+      const avoid = knownBugAvoidance(kernel);
       scratch = await target.makeScratch();
       // a fresh scratch dir in place of the current one, which is removed (a rebooted VM's went with it)
       const renewScratch = async () => {
@@ -124,7 +126,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
 
       const runOne = async (m: StreamModel): Promise<RunResult> => {
         for (let attempt = 0; ; attempt++) {
-          const built = buildStream(m, { dir: scratch, slowdown: target.slowdown });
+          const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, ...avoid });
           let failures: Failure[];
           let trace: Trace | undefined;
           try {
@@ -196,7 +198,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
         const minimal = await shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne, iter === 0 ? examples : []);
         if (minimal) {
           // relative file names: the reproducer runs in whatever directory it is started in
-          const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown });
+          const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown, ...avoid });
           const m = recordMinimal(rec.dir, minimal, built.program.encode());
           finding.minimalSteps = minimal.steps.length;
           finding.repro = m.repro;

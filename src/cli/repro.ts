@@ -26,6 +26,8 @@ export type ReproOptions = Partial<TargetOpts>;
 // The fuzzer's oracle, when it is there (fuzz/ is written in parallel): typed here by what we call.
 interface FuzzOracle {
   buildStream(m: unknown, ctx: { dir: string; slowdown?: number }): { program: { encode(): Buffer; deadlineMs: number }; plan: unknown };
+  /** Build options that steer around the known bugs of a kernel, as the fuzzer used them there. */
+  knownBugAvoidance(kernel: string): object;
   judge(plan: unknown, trace: Trace): { title: string; detail: string; env?: boolean }[];
 }
 
@@ -34,7 +36,8 @@ function loadOracle(): FuzzOracle | undefined {
     /* eslint-disable @typescript-eslint/no-var-requires */
     const build = require('../../fuzz/build');
     const oracle = require('../../fuzz/oracle');
-    if (typeof build.buildStream === 'function' && typeof oracle.judge === 'function') return { buildStream: build.buildStream, judge: oracle.judge };
+    if (typeof build.buildStream === 'function' && typeof oracle.judge === 'function')
+      return { buildStream: build.buildStream, judge: oracle.judge, knownBugAvoidance: build.knownBugAvoidance };
   } catch {
     // no oracle yet: fall back to comparing traces
   }
@@ -173,7 +176,8 @@ export async function reproduce(input: string, o: ReproOptions = {}): Promise<Re
       const scratch = await target.makeScratch();
       try {
         const model = JSON.parse(fs.readFileSync(modelFile!, 'utf8'));
-        const built = oracle.o.buildStream(model, { dir: scratch, slowdown: target.slowdown });
+        const avoid = oracle.o.knownBugAvoidance((await target.probe()).kernel);
+        const built = oracle.o.buildStream(model, { dir: scratch, slowdown: target.slowdown, ...avoid });
         const w = built.program.encode();
         const trace = decodeTrace(await target.runWire(w, built.program.deadlineMs));
         const v = verdictOf(trace, w, { oracle: { o: oracle.o, plan: built.plan }, title });
