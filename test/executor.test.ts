@@ -30,7 +30,7 @@ import { fnv1a64, patternBytes } from '../src/program/pattern';
 import { pipe2, scratchFile } from '../src/program/sys';
 import { decodeTrace, Trace } from '../src/program/trace';
 import { reap, reapUntilTotal, setupRing, sqe, submit } from '../src/program/uring';
-import { timespecMs } from '../src/oracle/exit';
+import { timespecMs } from '../src/program/sys';
 import { ChildTarget } from '../src/target/child';
 import { LocalTarget, loadAddon, traceOf } from '../src/target/local';
 import type { Target } from '../src/target/target';

@@ -13,7 +13,7 @@ import { judge } from '../fuzz/oracle';
 import { CQE_F, errno, O, POLL_EV, URING_CONST } from '../src/abi';
 import { aioGetevents, aioSetup, aioSubmit, aioWaitEvents, iocb } from '../src/program/aio';
 import { arg, Program } from '../src/program/builder';
-import { timespecMs } from '../src/oracle/exit';
+import { timespecMs } from '../src/program/sys';
 import { pipe2 } from '../src/program/sys';
 import type { Trace } from '../src/program/trace';
 import { setupRing, sqe, submit } from '../src/program/uring';

@@ -12,7 +12,7 @@ import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
 import { arg, Program } from '../src/program/builder';
 import { decodeTrace, Trace } from '../src/program/trace';
 import { reap, reapUntilTotal, setupRing, sqe, submit } from '../src/program/uring';
-import { timespecMs } from '../src/oracle/exit';
+import { timespecMs } from '../src/program/sys';
 import { pipe2, scratchFile } from '../src/program/sys';
 import { programToC, UnsupportedStepError } from '../src/repro/csource';
 import { parseReproOutput, ReproOutputError } from '../src/repro/output';

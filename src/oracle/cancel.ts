@@ -33,7 +33,8 @@ import { close, pipe2 } from '../program/sys';
 import type { Cqe, TraceView } from '../program/trace';
 import { reap, RingHandle, setupRing, sqe, SqeSpec, submit } from '../program/uring';
 import type { Capabilities } from '../target/caps';
-import { SHELL, EXEC_CODE, waitStatus, timespecMs } from './exit';
+import { SHELL, EXEC_CODE, waitStatus } from './exit';
+import { timespecMs } from '../program/sys';
 import { registerFiles } from './uring-files';
 import { flagMissing, socketpair } from './uring-net';
 

@@ -5,11 +5,10 @@
  */
 import * as path from 'path';
 import { expect } from 'chai';
-import { errno, IOSQE, KERNEL_TIMESPEC_LAYOUT, O, POLL_EV, SETUP, SIG, SYSCALLS } from '../abi';
+import { errno, IOSQE, O, POLL_EV, SETUP, SIG, SYSCALLS } from '../abi';
 import { aioGetevents, aioSetup, aioSubmit, iocb, setLedgerMode } from '../program/aio';
-import { arg, Buf, Program, Sequence, StepRef } from '../program/builder';
-import { encodeStruct, place } from '../program/struct';
-import { close, pipe2, pread, readSmallFile, scratchFile } from '../program/sys';
+import { arg, Program, Sequence, StepRef } from '../program/builder';
+import { close, pipe2, pread, readSmallFile, scratchFile, timespecMs } from '../program/sys';
 import { AIO_NR, AioNrReadings, judgeAioNr, readDecimal } from './aio-nr';
 import type { TraceView } from '../program/trace';
 import { reap, RingHandle, setupRing, sqe, submit } from '../program/uring';
@@ -56,13 +55,6 @@ export function readThreadCount(seq: Sequence): { threads: (v: TraceView) => num
       return Number(m[1]);
     },
   };
-}
-
-/** A relative __kernel_timespec of `ms` milliseconds. */
-export function timespecMs(seq: Sequence, ms: number): Buf {
-  const b = seq.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
-  place(seq, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ms / 1000), tv_nsec: (ms % 1000) * 1e6 }));
-  return b;
 }
 
 /** The decoded parts of a wait status. */

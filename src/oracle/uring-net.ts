@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import {
   AF,
   IOVEC_LAYOUT,
-  KERNEL_TIMESPEC_LAYOUT,
   releasedBy,
   SOCK_FLAG,
   SOCK_TYPE,
@@ -20,7 +19,7 @@ import {
 import type { Capabilities } from '../target/caps';
 import type { Target } from '../target/target';
 import { arg, Buf, Fd, Program, Sequence, StepRef } from '../program/builder';
-import { encodeStruct, place, placeAll } from '../program/struct';
+import { encodeStruct, placeAll } from '../program/struct';
 import type { Cqe, StepResult, TraceView } from '../program/trace';
 import { reap, RingHandle, sqe, SqeSpec, submit } from '../program/uring';
 
@@ -125,13 +124,6 @@ export function sockoptInt(s: Sequence, fd: Fd, opt: number): { step: StepRef; v
 export function sockoptValue(v: TraceView, o: { step: StepRef; val: Buf }, dump: StepRef): number {
   const r = v.ret(o.step);
   return r < 0 ? r : v.step(dump).dump!.readInt32LE(0);
-}
-
-/** A `struct __kernel_timespec` buffer. */
-export function timespec(s: Sequence, ms: number): Buf {
-  const b = s.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
-  place(s, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ms / 1000), tv_nsec: (ms % 1000) * 1e6 }));
-  return b;
 }
 
 /** A msghdr over `segments` ([offset, length]) of `data`, without a name or control data. */

@@ -2,9 +2,10 @@
  * Legacy AIO steps for programs: io_setup, raw iocbs (every field settable), io_submit,
  * io_getevents/io_pgetevents with every io_event recorded, io_destroy.
  */
-import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, SYSCALLS } from '../abi';
+import { AIO_OP, AioOpName, IO_EVENT_LAYOUT, IOCB_LAYOUT, SYSCALLS } from '../abi';
 import { Arg, arg, ArgLike, Buf, Ctx, Fd, Program, Sequence, StepRef } from './builder';
-import { encodeStruct, fdField, FieldValue, fixedU64, place, placeAll, RawStruct, setField, zeroed } from './struct';
+import { fdField, FieldValue, fixedU64, placeAll, RawStruct, setField, zeroed } from './struct';
+import { timespec } from './sys';
 
 /**
  * io_setup(nr, &ctx) into a fresh context slot. A failed io_setup ends the sequence: the steps after it
@@ -112,12 +113,6 @@ export function aioSubmit(
 
 /** A relative timeout for io_getevents: nanoseconds, or null for none (wait forever, under the deadline). */
 export type AioTimeout = number | null;
-
-function timespec(seq: Sequence, ns: number): Buf {
-  const b = seq.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
-  place(seq, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 }));
-  return b;
-}
 
 /** io_getevents(ctx, min, nr, events, timeout), every returned io_event recorded. */
 export function aioGetevents(seq: Sequence, ctx: Ctx, min: ArgLike, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {

@@ -3,10 +3,10 @@
  * them, notification counters, and the LIBC steps that call glibc. Every program that uses these is
  * process-level: it runs in the `child` target or a VM, never inside Node.
  */
-import { AIOCB_LAYOUT, KERNEL_TIMESPEC_LAYOUT, LIO_OP, SIGEV, SIGEVENT_LAYOUT } from '../abi';
+import { AIOCB_LAYOUT, LIO_OP, SIGEV, SIGEVENT_LAYOUT } from '../abi';
 import { arg, ArgLike, Buf, Fd, Sequence, StepRef } from './builder';
 import { encodeStruct, fdField, FieldValue, place, RawStruct } from './struct';
-import { pwrite, scratchFile } from './sys';
+import { pwrite, scratchFile, timespec } from './sys';
 import type { TraceView } from './trace';
 
 /** How a request (or a whole lio_listio) tells the program it is done. */
@@ -79,13 +79,6 @@ export function placeSigevent(seq: Sequence, n: Notify): Buf {
 export function aiocbList(seq: Sequence, cbs: (Buf | null)[]): Buf {
   const b = seq.program.buf(8 * Math.max(1, cbs.length));
   cbs.forEach((cb, i) => cb && seq.patch(b, 8 * i, 8, arg.buf(cb)));
-  return b;
-}
-
-/** A relative `struct timespec` (glibc's and the kernel's are the same on x86-64). */
-export function timespec(seq: Sequence, ns: number): Buf {
-  const b = seq.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
-  place(seq, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 }));
   return b;
 }
 

@@ -1,7 +1,8 @@
 /** Synchronous system calls that programs use around the async ones: files, pipes, sysctls. */
 import * as path from 'path';
-import { AT, O, S_IF, SYSCALLS } from '../abi';
+import { AT, KERNEL_TIMESPEC_LAYOUT, O, S_IF, SYSCALLS } from '../abi';
 import { arg, Buf, Fd, Sequence, StepRef } from './builder';
+import { encodeStruct, place } from './struct';
 
 /** openat(AT_FDCWD, path, flags, mode) into a fresh fd slot. */
 export function openat(seq: Sequence, path: string, flags: number, mode = 0o644): { fd: Fd; step: StepRef } {
@@ -57,4 +58,16 @@ export function readSmallFile(seq: Sequence, path: string, max = 256): { open: S
 /** mknodat(AT_FDCWD, file, S_IFIFO | mode): a FIFO; an open for reading waits on it until a writer comes (fifo(7)). */
 export function mkfifo(seq: Sequence, file: string, mode = 0o600): StepRef {
   return seq.syscall(SYSCALLS.mknodat, [AT.FDCWD.value, arg.buf(seq.program.cstr(file)), S_IF.IFIFO.value | mode, 0]);
+}
+
+/** A relative `struct __kernel_timespec` of `ns` nanoseconds (glibc's `struct timespec` is the same on x86-64). */
+export function timespec(seq: Sequence, ns: number): Buf {
+  const b = seq.program.buf(KERNEL_TIMESPEC_LAYOUT.size);
+  place(seq, b, 0, encodeStruct(KERNEL_TIMESPEC_LAYOUT, { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 }));
+  return b;
+}
+
+/** {@link timespec} of `ms` milliseconds. */
+export function timespecMs(seq: Sequence, ms: number): Buf {
+  return timespec(seq, ms * 1e6);
 }

@@ -6,10 +6,10 @@ import { expect } from 'chai';
 import { ASYNC_CANCEL, errno, POLL_EV, REGISTER, SYNC_CANCEL_REG_LAYOUT, SYSCALLS, URING_OP } from '../../src/abi';
 import { arg, Fd, Program } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
-import { pipe2 } from '../../src/program/sys';
+import { pipe2, timespecMs } from '../../src/program/sys';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { conformance } from '../../src/suite/conformance';
-import { byUserData, flagMissing, reaped, timespec } from '../../src/oracle/uring-net';
+import { byUserData, flagMissing, reaped } from '../../src/oracle/uring-net';
 
 const POLL_UD = 1n;
 const CANCEL_UD = 2n;
@@ -161,7 +161,7 @@ conformance(
     const arm = submit(s, h, [
       poll(r, P1),
       poll(r, P2),
-      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10_000)), len: 1, user_data: T }),
+      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10_000)), len: 1, user_data: T }),
     ]);
     // the opcode to match goes in len
     const byOp = submit(s, h, [

@@ -2,11 +2,11 @@
 import { expect } from 'chai';
 import { errno, IOSQE, SYSCALLS } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
-import { pipe2 } from '../../src/program/sys';
+import { pipe2, timespecMs } from '../../src/program/sys';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { conformance } from '../../src/suite/conformance';
 import type { Target } from '../../src/target/target';
-import { byUserData, reaped, timespec } from '../../src/oracle/uring-net';
+import { byUserData, reaped } from '../../src/oracle/uring-net';
 
 const [READ, LT] = [0x11n, 0x12n];
 
@@ -21,7 +21,7 @@ async function linked(target: Target, data: number, ms: number): Promise<[bigint
   const sub = submit(s, h, [
     sqe({ opcode: 'READ', flags: IOSQE.IO_LINK.value, fd: r, addr: arg.buf(b), len: 64, user_data: READ }),
     // liburing io_uring_prep_link_timeout: addr = timespec, len = 1
-    sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespec(s, ms)), len: 1, user_data: LT }),
+    sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, ms)), len: 1, user_data: LT }),
   ]);
   const got = reap(s, h, 2, 4, 5000);
   const more = reap(s, h, 0, 4, 0);
@@ -70,7 +70,7 @@ conformance(
     const sub = submit(
       s,
       h,
-      [sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10)), len: 1, user_data: LT })],
+      [sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10)), len: 1, user_data: LT })],
       1,
     );
     const got = reap(s, h, 1, 4);

@@ -8,21 +8,12 @@
 import { expect } from 'chai';
 import { CQE_F, errno, IOSQE, MSG, REGISTER, RLIMIT, SOCK_FLAG, SYSCALLS } from '../../src/abi';
 import { arg, Program, Sequence } from '../../src/program/builder';
-import { pipe2 } from '../../src/program/sys';
+import { pipe2, timespecMs } from '../../src/program/sys';
 import { reap, RingHandle, setupRing, sqe, submit } from '../../src/program/uring';
 import { iovecArray, registerBuffers, registerFiles } from '../../src/oracle/uring-files';
 import { dropToNobody } from '../../src/oracle/creds';
 import { conformance } from '../../src/suite/conformance';
-import {
-  byUserData,
-  expectSetup,
-  loopbackReady,
-  NET,
-  reaped,
-  tcpListener,
-  tcpSocket,
-  timespec,
-} from '../../src/oracle/uring-net';
+import { byUserData, expectSetup, loopbackReady, NET, reaped, tcpListener, tcpSocket } from '../../src/oracle/uring-net';
 
 for (const kind of ['BUFFERS', 'FILES'] as const) {
   conformance(
@@ -50,7 +41,7 @@ for (const kind of ['BUFFERS', 'FILES'] as const) {
         // an empty pipe: the read waits until its link timeout cancels it
         const sub = submit(s, h, [
           sqe({ ...read, flags: (read.flags ?? 0) | IOSQE.IO_LINK.value, user_data: base }),
-          sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 100)), len: 1, user_data: base + 1n }),
+          sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 100)), len: 1, user_data: base + 1n }),
         ]);
         const unreg = s.syscall(SYSCALLS.io_uring_register, [
           arg.ring(h.ring),

@@ -7,10 +7,10 @@
 import { expect } from 'chai';
 import { errno, IOSQE, TIMEOUT } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
-import { pipe2 } from '../../src/program/sys';
+import { pipe2, timespecMs } from '../../src/program/sys';
 import { nopSqes, reap, setupRing, sqe, submit } from '../../src/program/uring';
 import { conformance } from '../../src/suite/conformance';
-import { byUserData, expectSetup, flagMissing, reaped, timespec } from '../../src/oracle/uring-net';
+import { byUserData, expectSetup, flagMissing, reaped } from '../../src/oracle/uring-net';
 
 conformance(
   'uring.TIMEOUT_REMOVE with IORING_LINK_TIMEOUT_UPDATE re-arms a pending LINK_TIMEOUT: 10 s becomes 20 ms, the linked READ is cancelled then; an unknown one is -ENOENT',
@@ -27,11 +27,11 @@ conformance(
     const buf = p.buf(64);
     const sub = submit(s, h, [
       sqe({ opcode: 'READ', fd: pipe.r, addr: arg.buf(buf), len: 64, flags: IOSQE.IO_LINK.value, user_data: READ }),
-      sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10_000)), len: 1, user_data: LT }),
+      sqe({ opcode: 'LINK_TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10_000)), len: 1, user_data: LT }),
     ]);
     const idle = reap(s, h, 0, 4, 0);
     const flags = TIMEOUT.UPDATE.value | TIMEOUT.LINK_TIMEOUT_UPDATE.value;
-    const ts = arg.buf(timespec(s, 20));
+    const ts = arg.buf(timespecMs(s, 20));
     const upd = submit(s, h, [
       sqe({ opcode: 'TIMEOUT_REMOVE', fd: -1, addr: LT, addr2: ts, timeout_flags: flags, user_data: UPD }),
       sqe({ opcode: 'TIMEOUT_REMOVE', fd: -1, addr: 0x5eed, addr2: ts, timeout_flags: flags, user_data: MISS }),
@@ -72,7 +72,7 @@ conformance(
       sqe({
         opcode: 'TIMEOUT',
         fd: -1,
-        addr: arg.buf(timespec(s, 20)),
+        addr: arg.buf(timespecMs(s, 20)),
         len: 1,
         timeout_flags: TIMEOUT.REALTIME.value,
         user_data: T,
@@ -97,7 +97,7 @@ conformance(
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 16 });
-    const ts = (ms: number) => arg.buf(timespec(s, ms));
+    const ts = (ms: number) => arg.buf(timespecMs(s, ms));
     // a pure 10 s timer first: count timeouts are ordered among themselves, past it
     const arm = submit(s, h, [
       sqe({ opcode: 'TIMEOUT', fd: -1, addr: ts(10_000), len: 1, user_data: TIMER }),

@@ -3,8 +3,9 @@ import { expect } from 'chai';
 import { errno, TIMEOUT } from '../../src/abi';
 import { arg, Program } from '../../src/program/builder';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
+import { timespecMs } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
-import { byUserData, elapsedMs, reaped, timespec } from '../../src/oracle/uring-net';
+import { byUserData, elapsedMs, reaped } from '../../src/oracle/uring-net';
 
 const [T, R] = [0x7e1n, 0x7e2n];
 
@@ -16,7 +17,7 @@ conformance(
     const s = p.main;
     const h = setupRing(s, { entries: 4 });
     const arm = submit(s, h, [
-      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10_000)), len: 1, user_data: T }),
+      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10_000)), len: 1, user_data: T }),
     ]);
     const idle = reap(s, h, 0, 4, 0);
     // liburing io_uring_prep_timeout_remove: addr = the timeout's user_data
@@ -44,7 +45,7 @@ conformance(
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 4 });
-    const ts = arg.buf(timespec(s, 10));
+    const ts = arg.buf(timespecMs(s, 10));
     const sub = submit(
       s,
       h,
@@ -81,7 +82,7 @@ conformance(
     const s = p.main;
     const h = setupRing(s, { entries: 4 });
     const arm = submit(s, h, [
-      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10_000)), len: 1, user_data: T }),
+      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10_000)), len: 1, user_data: T }),
     ]);
     // liburing io_uring_prep_timeout_update: addr = user_data, addr2 = the new timespec
     const upd = submit(s, h, [
@@ -89,7 +90,7 @@ conformance(
         opcode: 'TIMEOUT_REMOVE',
         fd: -1,
         addr: T,
-        addr2: arg.buf(timespec(s, 20)),
+        addr2: arg.buf(timespecMs(s, 20)),
         timeout_flags: TIMEOUT.UPDATE.value,
         user_data: R,
       }),

@@ -4,8 +4,9 @@ import { CQE_F, errno, KERNEL_TIMESPEC_LAYOUT, TIMEOUT } from '../../src/abi';
 import { arg, Buf, Program, Sequence } from '../../src/program/builder';
 import { encodeStruct, place } from '../../src/program/struct';
 import { reap, setupRing, sqe, submit } from '../../src/program/uring';
+import { timespecMs } from '../../src/program/sys';
 import { conformance } from '../../src/suite/conformance';
-import { byUserData, elapsedMs, flagMissing, reaped, timespec } from '../../src/oracle/uring-net';
+import { byUserData, elapsedMs, flagMissing, reaped } from '../../src/oracle/uring-net';
 
 /** A timespec of raw seconds and nanoseconds (absolute times, negative fields). */
 function rawTimespec(s: Sequence, sec: bigint | number, nsec: number): Buf {
@@ -24,7 +25,7 @@ conformance(
     const h = setupRing(s, { entries: 4 });
     // liburing io_uring_prep_timeout: addr = timespec, len = 1, off = count
     const sub = submit(s, h, [
-      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 100)), len: 1, user_data: T }),
+      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 100)), len: 1, user_data: T }),
     ]);
     const early = reap(s, h, 0, 4, 20);
     const fired = reap(s, h, 1, 4, 5000);
@@ -50,7 +51,7 @@ conformance(
     const h = setupRing(s, { entries: 8 });
     // 10 s: the count, not the timer, must end it
     const arm = submit(s, h, [
-      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespec(s, 10_000)), len: 1, off: 2, user_data: T }),
+      sqe({ opcode: 'TIMEOUT', fd: -1, addr: arg.buf(timespecMs(s, 10_000)), len: 1, off: 2, user_data: T }),
       sqe({ opcode: 'NOP', user_data: 1 }),
     ]);
     const one = reap(s, h, 1, 4, 1000);
@@ -141,7 +142,7 @@ conformance(
       sqe({
         opcode: 'TIMEOUT',
         fd: -1,
-        addr: arg.buf(timespec(s, 20)),
+        addr: arg.buf(timespecMs(s, 20)),
         len: 1,
         off: 3,
         timeout_flags: TIMEOUT.MULTISHOT.value,
@@ -174,7 +175,7 @@ conformance(
     const p = new Program();
     const s = p.main;
     const h = setupRing(s, { entries: 8 });
-    const ts = arg.buf(timespec(s, 10));
+    const ts = arg.buf(timespecMs(s, 10));
     const cases = [
       { ud: 0x76n, what: 'len 2', spec: { addr: ts, len: 2 } },
       { ud: 0x77n, what: 'tv_sec -1', spec: { addr: arg.buf(rawTimespec(s, -1, 0)), len: 1 } },
