@@ -119,12 +119,12 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     await target.checkKernel?.(); // what came before this test is not its doing
     const scratch = await target.makeScratch();
     let failure: unknown;
+    const skip = (reason: string): never => {
+      SKIP_REASONS.set(this.test!, reason);
+      this.skip();
+    };
+    const note = (text: string) => NOTES.set(this.test!, [...(NOTES.get(this.test!) ?? []), text]);
     try {
-      const skip = (reason: string): never => {
-        SKIP_REASONS.set(this.test!, reason);
-        this.skip();
-      };
-      const note = (text: string) => NOTES.set(this.test!, [...(NOTES.get(this.test!) ?? []), text]);
       await body({ target: withLedger(target), caps, scratch, skip, note });
     } catch (e) {
       failure = e;
@@ -135,7 +135,7 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     if (reports.length) throw new KernelReportError(reports, failure);
     const known = meta.knownBug && meta.knownBug.releases.test(caps.kernel) ? meta.knownBug : undefined;
     if (failure && known && failure instanceof Error) Object.assign(failure, { knownBug: known.what });
-    else if (known && !failure) NOTES.set(this.test!, [...(NOTES.get(this.test!) ?? []), `known kernel bug not seen on ${caps.kernel}: ${known.what}`]);
+    else if (known && !failure) note(`known kernel bug not seen on ${caps.kernel}: ${known.what}`);
     if (failure) throw failure;
   });
   test.timeout(meta.timeoutMs ?? 30_000);
