@@ -180,26 +180,29 @@ describe('coverage/gcov: gcov and the wire programs', function () {
     fs.writeFileSync(guestGcdaPath(build, 'fs/aio.gcno', root), small);
     const target = new LocalTarget();
     try {
-      const got = await readGcda(target, build, gcnoFiles(build), root, 256, 256);
+      // small buffers and reads, so the fixture's files take several rounds and chunks
+      const tiny = { root, minBuffer: 256, chunk: 256 };
+      const got = await readGcda(target, build, gcnoFiles(build), tiny);
       expect([...got.keys()].sort()).to.deep.equal(['fs/aio.gcno', 'io_uring/big.gcno']);
       expect(got.get('io_uring/big.gcno')!.equals(big)).to.equal(true);
       expect(got.get('fs/aio.gcno')!.equals(small)).to.equal(true);
       // sizes known from a read: exact bounds, and the reset can ride on the reading program
       const sizes = new Map<string, number>();
-      await readGcda(target, build, gcnoFiles(build), root, 256, 256, sizes);
+      await readGcda(target, build, gcnoFiles(build), { ...tiny, sizes });
       expect([...sizes].sort()).to.deep.equal([
         ['fs/aio.gcno', small.length],
         ['io_uring/big.gcno', big.length],
       ]);
       const resetFile = path.join(tmp, 'reset-together');
       fs.writeFileSync(resetFile, '');
-      const again = await readGcda(target, build, ['fs/aio.gcno', 'io_uring/big.gcno'], root, 256, 256, sizes, resetFile);
+      const two = ['fs/aio.gcno', 'io_uring/big.gcno'];
+      const again = await readGcda(target, build, two, { ...tiny, sizes, reset: resetFile });
       expect(again.get('io_uring/big.gcno')!.equals(big)).to.equal(true);
       expect(fs.readFileSync(resetFile, 'utf8')).to.equal('1');
       // a file past its known size would need a second read, after the reset: an error, not wrong counts
       fs.writeFileSync(guestGcdaPath(build, 'fs/aio.gcno', root), Buffer.alloc(600, 1));
       let grown: unknown;
-      await readGcda(target, build, ['fs/aio.gcno'], root, 256, 256, sizes, resetFile).catch((e) => (grown = e));
+      await readGcda(target, build, ['fs/aio.gcno'], { ...tiny, sizes, reset: resetFile }).catch((e) => (grown = e));
       expect((grown as Error).message).to.match(/fs\/aio.gcno: its .gcda grew past the size read before/);
       // reset: the write reaches the file; a kernel without gcov is a one-line error
       const reset = path.join(tmp, 'reset');

@@ -90,7 +90,7 @@ export function registerCoverage(program: Command): void {
       const counts = async (reset = false): Promise<FileCoverage[]> => {
         const together = reset && gcnos.every((g) => sizes.has(g));
         const resetFile = together ? GCOV_RESET : undefined;
-        const gcda = await readGcda(target, build.dir, gcnos, undefined, undefined, undefined, sizes, resetFile);
+        const gcda = await readGcda(target, build.dir, gcnos, { sizes, reset: resetFile });
         if (reset && !together) await resetGcov(target);
         return gcovCounts(build.dir, build.record.srcDir, gcda, cache);
       };

@@ -305,12 +305,9 @@ export async function readGcda(
   target: Target,
   buildDir: string,
   gcnos: readonly string[],
-  root = GCOV_DEBUGFS,
-  minBuffer = 16 << 10,
-  chunk = 4096,
-  sizes?: Map<string, number>,
-  reset?: string,
+  o: { root?: string; minBuffer?: number; chunk?: number; sizes?: Map<string, number>; reset?: string } = {},
 ): Promise<Map<string, Buffer>> {
+  const { root = GCOV_DEBUGFS, minBuffer = 16 << 10, chunk = 4096, sizes, reset } = o;
   const out = new Map<string, Buffer>();
   const bound = (n: number) => Math.ceil(Math.max(minBuffer, n) / chunk) * chunk;
   // a known size: its full chunks and one short or empty read to see the end
