@@ -72,6 +72,7 @@ export function testId(suite: string, title: string): string {
 /** Run the suites; resolves when every test has finished. */
 export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
   const root = opts.root ?? SUITES_DIST;
+  const suiteOfTest = (t: Mocha.Runnable) => (t.file ? suiteOf(root, t.file) : 'unknown');
   const caps = await opts.target.probe();
   setSuiteTarget(opts.target);
   const files = suiteFiles(root, opts.suites);
@@ -87,7 +88,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
       runner.once('start', () => (total = runner.grepTotal(runner.suite)));
       const record = (t: Mocha.Test, status: TestResult['status'], err?: Error & { code?: string }) => {
         const meta = TEST_META.get(t);
-        const suite = t.file ? suiteOf(root, t.file) : 'unknown';
+        const suite = suiteOfTest(t);
         const timedOut = status === 'fail' && /Timeout of \d+ms exceeded/.test(err?.message ?? '');
         const r: TestResult = {
           id: testId(suite, t.title),
@@ -131,7 +132,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
         const t = this.currentTest;
         if (!t) return;
         this.timeout(0); // the hook's own waits have deadlines (the target's)
-        await opts.afterTest!(testId(t.file ? suiteOf(root, t.file) : 'unknown', t.title), recorded.get(t));
+        await opts.afterTest!(testId(suiteOfTest(t), t.title), recorded.get(t));
       },
     }),
   });
@@ -146,7 +147,7 @@ export async function runSuites(opts: SuiteRunOptions): Promise<RunResult> {
     m.loadFiles();
     m.lazyLoadFiles(true);
     const prune = (s: Mocha.Suite) => {
-      s.tests = s.tests.filter((t) => shardOf(testId(t.file ? suiteOf(root, t.file) : 'unknown', t.title), count) === index);
+      s.tests = s.tests.filter((t) => shardOf(testId(suiteOfTest(t), t.title), count) === index);
       s.suites.forEach(prune);
     };
     prune(mocha.suite);
