@@ -11,6 +11,7 @@
 import { CQE_F, errno, errnoName, URING_CONST } from '../src/abi';
 import type { Cqe, IoEvent, StepResult, Trace } from '../src/program/trace';
 import type { AioReq, Plan, PlanStep, UringReq } from './build';
+import { waitStatus } from '../src/oracle/exit';
 import { FILE_WORDS } from './model';
 
 /** One thing the kernel did wrong (or the environment, when `env` is set: not a finding). */
@@ -127,7 +128,7 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       fail('uring: completions were dropped from an overflowing CQ despite FEAT_NODROP', `ring ${st.ring}: cq_overflow ${s.ring.cqOverflow}`);
     if (st.kind === 'threadEnter' && st.fork) {
       // the child ran its steps and _exit(0)ed, and the parent reaped it (this WAIT)
-      if (s.deadline || ret <= 0 || (Number(s.ret2) & 0xffff) !== 0)
+      if (s.deadline || ret <= 0 || waitStatus(s.ret2).exited !== 0)
         fail('process: a forked child that submitted did not exit cleanly', `ring ${st.ring}: waitpid ${resName(ret)}, status ${hex(Number(s.ret2))}${s.deadline ? ', deadline' : ''}`);
       const a = st.aioSubmit && threadStep(st.aioSubmit.seq, st.aioSubmit.step);
       // SEMANTICS §1.7: fork does not inherit AIO contexts (mm_init_aio: no ioctx table): -EINVAL
@@ -455,7 +456,7 @@ function judgeDeparture(st: Extract<PlanStep, { kind: 'depart' }>, s: StepResult
   }
   const status = Number(s.ret2);
   const fork = main.find((x) => x.step === st.fork);
-  if (Number(s.ret) !== Number(fork?.ret ?? -1) || (status & 0x7f) !== 0 || ((status >> 8) & 0xff) !== st.code)
+  if (Number(s.ret) !== Number(fork?.ret ?? -1) || waitStatus(status).exited !== st.code)
     fail(`process: ${what} did not end as it should`, `waitpid ${resName(Number(s.ret))} (fork ${fork ? resName(Number(fork.ret)) : 'missing'}), status ${hex(status)}, expected exit ${st.code}`);
   const probe = main.find((x) => x.step === st.probe);
   if (probe && Number(probe.ret) !== -E.ESRCH) fail(`process: ${what} left a thread behind after it was reaped`, `${rule}: kill(pid, 0) returned ${resName(Number(probe.ret))}`);
