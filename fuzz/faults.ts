@@ -81,6 +81,7 @@ export function withFault(t: Target, kind: FaultKind): Target {
     removeScratch: (d) => t.removeScratch(d),
     checkKernel: t.checkKernel && (() => t.checkKernel!()),
     restart: t.restart && (() => t.restart!()),
+    exclusive: t.exclusive && ((fn) => t.exclusive!(fn)),
     close: () => t.close(),
   };
 }

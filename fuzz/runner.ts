@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import type { Trace } from '../src/program/trace';
 import { Target, TargetError } from '../src/target/target';
+import { VmBystanderError } from '../src/target/vm';
 import { buildStream, knownBugAvoidance } from './build';
 import { Corpus } from './corpus';
 import { FaultKind, withFault } from './faults';
@@ -33,6 +34,8 @@ export interface FuzzOptions {
   corpus: string;
   /** Time each shrink may take (ms). */
   shrinkMs: number;
+  /** Programs in flight per target (default 1): as many fast-check loops share each job's target. */
+  procs?: number;
   /** One target per job. */
   makeTarget: (job: number) => Promise<Target>;
   /** Wrap each target with a fault (to show the oracle bites). */
@@ -103,10 +106,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   };
   const timer = o.onStatus ? setInterval(() => o.onStatus!(status()), o.statusEveryMs ?? 1000) : undefined;
 
+  const procs = Math.max(1, o.procs ?? 1);
   const job = async (j: number) => {
     const raw = await o.makeTarget(j);
     const target = o.fault ? withFault(raw, o.fault) : raw;
-    let scratch = ''; // none yet
     try {
       const caps = await target.probe();
       const ops = supportedOps(caps);
@@ -114,99 +117,115 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       const kernel = caps.kernel;
       // known kernel bugs of this kernel are not found again on every run (src/suite/known-bugs.ts)
       const avoid = knownBugAvoidance(kernel);
-      scratch = await target.makeScratch();
-      // a fresh scratch dir in place of the current one, which is removed (a rebooted VM's went with it)
-      const renewScratch = async () => {
-        const old = scratch;
-        scratch = await target.makeScratch();
-        if (old) await target.removeScratch(old).catch(() => undefined);
-      };
+      // one console check every 2 s per target, whichever lane makes it
       let lastKernelCheck = Date.now();
-      let envInARow = 0;
+      // one fast-check loop: `procs` of them share the target, each with its own scratch dir
+      const lane = async (l: number) => {
+        let scratch = ''; // none yet
+        try {
+          scratch = await target.makeScratch();
+          // a fresh scratch dir in place of the current one, which is removed (a rebooted VM's went with it)
+          const renewScratch = async () => {
+            const old = scratch;
+            scratch = await target.makeScratch();
+            if (old) await target.removeScratch(old).catch(() => undefined);
+          };
+          let envInARow = 0;
 
-      const runOne = async (m: StreamModel): Promise<RunResult> => {
-        for (let attempt = 0; ; attempt++) {
-          const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, ...avoid });
-          let failures: Failure[];
-          let trace: Trace | undefined;
-          try {
-            trace = (await target.run(built.program)).trace;
-            failures = judge(built.plan, trace);
-            const classes = outcomeClasses(built.plan, trace);
-            for (const c of classes) outcomes.add(c);
-            if (!failures.length) corpus.offer(m, classes, kernel);
-          } catch (e) {
-            // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
-            const err = e as Error & { kernelReport?: string };
-            failures = [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
-            await renewScratch().catch(() => undefined);
+          const runOne = async (m: StreamModel): Promise<RunResult> => {
+            for (let attempt = 0; ; attempt++) {
+              const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, ...avoid });
+              let failures: Failure[];
+              let trace: Trace | undefined;
+              try {
+                trace = (await target.run(built.program)).trace;
+                failures = judge(built.plan, trace);
+                const classes = outcomeClasses(built.plan, trace);
+                for (const c of classes) outcomes.add(c);
+                if (!failures.length) corpus.offer(m, classes, kernel);
+              } catch (e) {
+                // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
+                const err = e as Error & { kernelReport?: string };
+                failures =
+                  e instanceof VmBystanderError
+                    ? [{ title: 'vm: restarted under this program', detail: err.message, env: true }]
+                    : [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
+                await renewScratch().catch(() => undefined);
+              }
+              if (target.checkKernel && (failures.length || Date.now() - lastKernelCheck > 2000)) {
+                lastKernelCheck = Date.now();
+                for (const k of await target.checkKernel()) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
+              }
+              const env = failures.filter((f) => f.env);
+              if (!env.length) {
+                envInARow = 0;
+                // the wire bytes only matter for a failure dir: encoding costs as much as judging
+                return { failures, trace, wire: failures.length ? built.program.encode() : Buffer.alloc(0) };
+              }
+              // not a finding: run it again (on a fresh scratch dir when setup failed)
+              if (++envInARow >= 10) throw new Error(`the environment keeps failing: ${env[0].title}: ${env[0].detail}`);
+              o.log?.(`retrying a run: ${env[0].title}: ${env[0].detail}`);
+              if (env[0].title.startsWith('setup')) await renewScratch();
+            }
+          };
+
+          const examples = corpusExamples(corpus, ops);
+          for (let iter = 0; !done(); iter++) {
+            const seed = (o.seed + (j * procs + l) * 1_000_003 + iter * 7919) | 0;
+            let found: { m: StreamModel; r: RunResult; runs: number } | undefined;
+            const prop = fc.asyncProperty(arb, async (m) => {
+              if (done()) throw new Stop();
+              started++;
+              const r = await runOne(m);
+              runs++;
+              if (r.failures.length) {
+                found = { m, r, runs };
+                return false;
+              }
+              return true;
+            });
+            const res = await fc.check(prop, { seed, numRuns: 2 ** 31 - 1, endOnFailure: true, examples: iter === 0 ? examples : [] });
+            if (!found || !res.failed || res.errorInstance instanceof Stop) break;
+            const f = found.r.failures[0];
+            const path = res.counterexamplePath ?? '';
+            const rec = recordFinding(o.out, {
+              title: f.title,
+              detail: found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n'),
+              model: found.m,
+              program: found.r.wire,
+              seed,
+              path,
+              runs: found.runs,
+              trace: found.r.trace ?? { status: 'runner-died', exitStatus: -1, message: 'no trace', steps: [] },
+              kernel,
+              target: target.name,
+              consoleLog: consoleLogOf(raw),
+            });
+            const finding: Finding = findings.get(rec.dir) ?? { title: f.title, detail: f.detail, dir: rec.dir, count: rec.count };
+            finding.count = rec.count;
+            findings.set(rec.dir, finding);
+            o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
+            if (!rec.isNew || stop.stopped) continue;
+            // alone on its target: with other programs in flight, a hang or a report might be theirs
+            const shrink = () => shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne, iter === 0 ? examples : []);
+            const minimal = await (target.exclusive ? target.exclusive(shrink) : shrink());
+            if (minimal) {
+              // relative file names: the reproducer runs in whatever directory it is started in
+              const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown, ...avoid });
+              const m = recordMinimal(rec.dir, minimal, built.program.encode());
+              finding.minimalSteps = minimal.steps.length;
+              finding.repro = m.repro;
+              o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
+            }
           }
-          if (target.checkKernel && (failures.length || Date.now() - lastKernelCheck > 2000)) {
-            lastKernelCheck = Date.now();
-            for (const k of await target.checkKernel()) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
-          }
-          const env = failures.filter((f) => f.env);
-          if (!env.length) {
-            envInARow = 0;
-            // the wire bytes only matter for a failure dir: encoding costs as much as judging
-            return { failures, trace, wire: failures.length ? built.program.encode() : Buffer.alloc(0) };
-          }
-          // not a finding: run it again (on a fresh scratch dir when setup failed)
-          if (++envInARow >= 10) throw new Error(`the environment keeps failing: ${env[0].title}: ${env[0].detail}`);
-          o.log?.(`retrying a run: ${env[0].title}: ${env[0].detail}`);
-          if (env[0].title.startsWith('setup')) await renewScratch();
+        } finally {
+          if (scratch) await target.removeScratch(scratch).catch(() => undefined);
         }
       };
-
-      const examples = corpusExamples(corpus, ops);
-      for (let iter = 0; !done(); iter++) {
-        const seed = (o.seed + j * 1_000_003 + iter * 7919) | 0;
-        let found: { m: StreamModel; r: RunResult; runs: number } | undefined;
-        const prop = fc.asyncProperty(arb, async (m) => {
-          if (done()) throw new Stop();
-          started++;
-          const r = await runOne(m);
-          runs++;
-          if (r.failures.length) {
-            found = { m, r, runs };
-            return false;
-          }
-          return true;
-        });
-        const res = await fc.check(prop, { seed, numRuns: 2 ** 31 - 1, endOnFailure: true, examples: iter === 0 ? examples : [] });
-        if (!found || !res.failed || res.errorInstance instanceof Stop) break;
-        const f = found.r.failures[0];
-        const path = res.counterexamplePath ?? '';
-        const rec = recordFinding(o.out, {
-          title: f.title,
-          detail: found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n'),
-          model: found.m,
-          program: found.r.wire,
-          seed,
-          path,
-          runs: found.runs,
-          trace: found.r.trace ?? { status: 'runner-died', exitStatus: -1, message: 'no trace', steps: [] },
-          kernel,
-          target: target.name,
-          consoleLog: consoleLogOf(raw),
-        });
-        const finding: Finding = findings.get(rec.dir) ?? { title: f.title, detail: f.detail, dir: rec.dir, count: rec.count };
-        finding.count = rec.count;
-        findings.set(rec.dir, finding);
-        o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
-        if (!rec.isNew || stop.stopped) continue;
-        const minimal = await shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne, iter === 0 ? examples : []);
-        if (minimal) {
-          // relative file names: the reproducer runs in whatever directory it is started in
-          const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown, ...avoid });
-          const m = recordMinimal(rec.dir, minimal, built.program.encode());
-          finding.minimalSteps = minimal.steps.length;
-          finding.repro = m.repro;
-          o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
-        }
-      }
+      // every lane ends (stop is set by the first that fails) before the target closes
+      const ends = await Promise.allSettled(Array.from({ length: procs }, (_, l) => lane(l).catch((e) => ((stop.stopped = true), Promise.reject(e)))));
+      for (const e of ends) if (e.status === 'rejected') throw e.reason;
     } finally {
-      if (scratch) await target.removeScratch(scratch).catch(() => undefined);
       await target.close();
     }
   };

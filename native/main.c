@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -61,60 +62,22 @@ static int writen(int fd, const void *b, size_t n)
 	return 0;
 }
 
-// Waits for pid until ms have passed: 1 reaped (status in *st), 0 timed out, -1 error.
-static int wait_for(pid_t pid, int *st, uint64_t ms)
-{
-	uint64_t end = now_ms() + ms;
-	int pfd = (int)syscall(SYS_pidfd_open, pid, 0), ret;
-	for (;;) {
-		pid_t r = waitpid(pid, st, WNOHANG | __WALL);
-		if (r == pid || (r < 0 && errno != EINTR)) {
-			ret = r == pid ? 1 : -1;
-			break;
-		}
-		uint64_t now = now_ms();
-		if (now >= end) {
-			ret = 0;
-			break;
-		}
-		uint64_t left = end - now;
-		if (pfd >= 0) {
-			struct pollfd p = {pfd, POLLIN, 0};
-			poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
-		} else {
-			usleep(left > 10 ? 10000 : (useconds_t)left * 1000); // no pidfd: poll gently
-		}
-	}
-	if (pfd >= 0) close(pfd);
-	return ret;
-}
+// How a trace is answered: bare (--once), framed, or framed and tagged ("KASL" + tag + trace).
+struct dest {
+	int framed, tagged;
+	uint32_t tag;
+};
 
-// Kills whatever is left of the runner's process group and reaps it (we are a subreaper, so
-// orphaned grandchildren come back to us).
-static void reap_group(pid_t pgid)
+static int emit(const uint8_t *t, size_t n, struct dest d)
 {
-	uint64_t end = now_ms() + GRACE_MS;
-	kill(-pgid, SIGKILL);
-	for (;;) {
-		int st;
-		pid_t r = waitpid(-1, &st, WNOHANG | __WALL);
-		if (r > 0) continue;
-		if (r < 0 && errno == ECHILD) return;
-		if ((kill(-pgid, 0) < 0 && errno == ESRCH) || now_ms() >= end)
-			return; // the group is gone; live escapees (setsid) are reaped on a later pass
-		usleep(1000);
-	}
-}
-
-static int emit(const uint8_t *t, size_t n, int framed)
-{
-	uint32_t len = (uint32_t)n;
-	if (framed && writen(1, &len, 4)) return -1;
+	uint32_t len = (uint32_t)n + (d.tagged ? 8 : 0);
+	if (d.framed && writen(1, &len, 4)) return -1;
+	if (d.tagged && (writen(1, "KASL", 4) || writen(1, &d.tag, 4))) return -1;
 	return writen(1, t, n);
 }
 
 // A trace for a frame that cannot run at all.
-static int emit_error(const char *msg, int framed)
+static int emit_error(const char *msg, struct dest d)
 {
 	size_t sz = kx_region_size(NULL, 0), n;
 	void *reg = calloc(1, sz);
@@ -122,7 +85,7 @@ static int emit_error(const char *msg, int framed)
 	kx_region_init(reg, sz);
 	kx_set_error(reg, msg);
 	const uint8_t *t = kx_finish(reg, 0, -1, &n);
-	int r = emit(t, n, framed);
+	int r = emit(t, n, d);
 	free(reg);
 	return r;
 }
@@ -203,16 +166,44 @@ static int control(const char *cmd, size_t n)
 	return emit_reply(out);
 }
 
-static int run_one(const uint8_t *prog, size_t len, int framed)
+// A program in flight: its runner process (also its process group) and the shared trace region.
+// Several run at once in agent mode (tagged "KASL" frames, WIRE.md "Lanes"); an untagged frame is
+// answered before the next frame is read.
+struct lane {
+	int used;
+	pid_t pid;        // the runner (and its process group); 0 if the fork failed
+	int status;       // its wait status, -1 if it never ended
+	int exited;       // the runner has been reaped (or given up on, or never forked)
+	int killed;       // SIGKILL sent to its group
+	uint64_t deadline; // when to kill, then when to give up on it
+	void *reg;
+	size_t sz;
+	struct dest dest;
+};
+
+#define MAX_LANES 32
+static struct lane lanes[MAX_LANES];
+static int nlanes;
+static sigset_t chld_set, old_mask;
+
+// Starts a program in a fresh runner; returns the lane, or NULL after answering with an error trace
+// (-1 if even that failed).
+static struct lane *lane_start(const uint8_t *prog, size_t len, struct dest d, int *bad)
 {
-	size_t sz = kx_region_size(prog, len), n;
-	void *reg = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char msg[128];
+	struct lane *l = NULL;
+	for (int i = 0; i < MAX_LANES && !l; i++)
+		if (!lanes[i].used) l = &lanes[i];
+	size_t sz = kx_region_size(prog, len);
+	void *reg = l ? mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : MAP_FAILED;
 	if (reg == MAP_FAILED) {
-		snprintf(msg, sizeof msg, "trace region of %zu bytes: %s", sz, strerror(errno));
-		return emit_error(msg, framed);
+		char msg[128];
+		if (l) snprintf(msg, sizeof msg, "trace region of %zu bytes: %s", sz, strerror(errno));
+		else snprintf(msg, sizeof msg, "more than %d programs in flight", MAX_LANES);
+		*bad = emit_error(msg, d);
+		return NULL;
 	}
 	kx_region_init(reg, sz);
+	*l = (struct lane){1, 0, -1, 0, 0, 0, reg, sz, d};
 	if (kmsg_fd >= 0) {
 		char m[48];
 		int ml = snprintf(m, sizeof m, "KASYNC-RUN %lu\n", run_no);
@@ -222,6 +213,7 @@ static int run_one(const uint8_t *prog, size_t len, int framed)
 	}
 	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent) _exit(1);
@@ -233,30 +225,119 @@ static int run_one(const uint8_t *prog, size_t len, int framed)
 		kx_exec(prog, len, KX_RUNNER, reg);
 		_exit(0);
 	}
-	int st = -1, died = 1;
+	nlanes++;
 	if (pid < 0) {
+		char msg[128];
 		snprintf(msg, sizeof msg, "fork of the runner failed: %s", strerror(errno));
 		kx_set_error(reg, msg);
-		died = 0;
-	} else {
-		setpgid(pid, pid); // also here: whichever of us runs first
-		int ok = wait_for(pid, &st, kx_deadline_ms(prog, len) + (uint64_t)GRACE_MS);
-		if (ok == 0) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			ok = wait_for(pid, &st, 5000);
-		}
-		if (ok != 1) st = -1;
-		reap_group(pid); // before reading the trace: nobody may still be writing it
-		died = !(ok == 1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		l->exited = 1;
+		return l;
 	}
-	const uint8_t *t = kx_finish(reg, died, st, &n);
-	int r = emit(t, n, framed);
-	munmap(reg, sz);
+	setpgid(pid, pid); // also here: whichever of us runs first
+	l->pid = pid;
+	l->deadline = now_ms() + kx_deadline_ms(prog, len) + GRACE_MS;
+	return l;
+}
+
+// Answers a lane whose runner has ended and whose process group is gone; frees it.
+static int lane_finish(struct lane *l)
+{
+	size_t n;
+	int st = l->status;
+	// a failed fork left its error in the region; a runner that ended other than by exit(0) died
+	int died = l->pid && !(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	const uint8_t *t = kx_finish(l->reg, died, st, &n);
+	int r = emit(t, n, l->dest);
+	munmap(l->reg, l->sz);
+	l->used = 0;
+	nlanes--;
 	return r;
 }
 
-static int once(const char *path)
+// Is anything of this group still alive (or unreaped)?
+static int group_alive(pid_t pgid)
+{
+	return !(kill(-pgid, 0) < 0 && errno == ESRCH);
+}
+
+// Reaps every child that has ended: a runner's end is noted in its lane (then its group is
+// killed, so leftovers cannot write the trace), others are the runners' orphans (we are a
+// subreaper). Then answers each lane whose group is gone, or whose grace has run out.
+static int lanes_step(void)
+{
+	int st;
+	pid_t r;
+	while ((r = waitpid(-1, &st, WNOHANG | __WALL)) > 0) {
+		for (int i = 0; i < MAX_LANES; i++) {
+			struct lane *l = &lanes[i];
+			if (l->used && l->pid == r && !l->exited) {
+				l->status = st;
+				l->exited = 1;
+				kill(-r, SIGKILL); // its leftovers (forked children) end with it
+				l->deadline = now_ms() + GRACE_MS;
+			}
+		}
+	}
+	uint64_t now = now_ms();
+	for (int i = 0; i < MAX_LANES; i++) {
+		struct lane *l = &lanes[i];
+		if (!l->used) continue;
+		if (!l->exited && now >= l->deadline) {
+			if (!l->killed) {
+				// past its deadline: kill the runner and its group, then give it a while to go
+				l->killed = 1;
+				kill(-l->pid, SIGKILL);
+				kill(l->pid, SIGKILL);
+				l->deadline = now + 5000;
+				continue;
+			}
+			l->exited = 1; // unkillable (stuck in the kernel): answer without its status
+			l->status = -1;
+		}
+		if (!l->exited) continue;
+		// a live escapee (setsid) is left to be reaped on a later pass; the trace is final by now
+		if (l->pid && group_alive(l->pid) && now < l->deadline) continue;
+		if (lane_finish(l)) return -1;
+	}
+	return 0;
+}
+
+// Milliseconds until the next lane deadline (-1: none); short while a group is draining.
+static int lanes_wait_ms(void)
+{
+	int64_t best = -1;
+	uint64_t now = now_ms();
+	for (int i = 0; i < MAX_LANES; i++) {
+		struct lane *l = &lanes[i];
+		if (!l->used) continue;
+		int64_t left = l->exited ? 1 : l->deadline > now ? (int64_t)(l->deadline - now) : 0;
+		if (best < 0 || left < best) best = left;
+	}
+	return best > 1000000 ? 1000000 : (int)best;
+}
+
+// Runs lanes until `until` (if given) has been answered; waits on SIGCHLD's signalfd and, when
+// `in` >= 0, on `in` too: returns 1 when `in` is readable, 0 when `until` is done, -1 on error.
+static int serve_lanes(int sfd, int in, const struct lane *until)
+{
+	for (;;) {
+		if (lanes_step()) return -1;
+		if (until && !until->used) return 0;
+		struct pollfd p[2] = {{sfd, POLLIN, 0}, {in, POLLIN, 0}};
+		int w = lanes_wait_ms();
+		if (in < 0 && w < 0) return 0; // nothing to wait for
+		int n = poll(p, in >= 0 ? 2 : 1, w);
+		if (n < 0 && errno != EINTR) return -1;
+		if (p[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			}
+		}
+		if (in >= 0 && p[1].revents) return 1;
+	}
+}
+
+static int once(const char *path, int sfd)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
@@ -270,7 +351,9 @@ static int once(const char *path)
 		return 2;
 	}
 	close(fd);
-	int r = run_one(p, (size_t)sz, 0);
+	int bad = 0;
+	struct lane *l = lane_start(p, (size_t)sz, (struct dest){0, 0, 0}, &bad);
+	int r = l ? serve_lanes(sfd, -1, l) : bad;
 	free(p);
 	return r ? 1 : 0;
 }
@@ -279,7 +362,16 @@ int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2]);
+	// children's ends come through a signalfd; runners get the old mask back
+	sigemptyset(&chld_set);
+	sigaddset(&chld_set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld_set, &old_mask);
+	int sfd = signalfd(-1, &chld_set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "kasync-exec: signalfd: %s\n", strerror(errno));
+		return 2;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2], sfd);
 	int agent = argc == 5 && !strcmp(argv[1], "--agent") && !strcmp(argv[3], "--scratch");
 	if (argc != 1 && !agent) {
 		fprintf(stderr, "usage: kasync-exec [--once FILE | --agent PORT --scratch DIR]\n"
@@ -307,35 +399,40 @@ int main(int argc, char **argv)
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	for (;;) {
+		// a full house reads no frame until a lane is free
+		int ready = serve_lanes(sfd, nlanes < MAX_LANES ? 0 : -1, NULL);
+		if (ready < 0) return 1;
+		if (ready == 0) continue;
 		uint32_t n;
 		ssize_t r = readn(0, &n, 4);
 		if (r == 0 && agent) {
 			// a virtio port reads EOF while the host is not connected: wait for it to come back
-			usleep(50000);
+			struct pollfd p = {sfd, POLLIN, 0};
+			poll(&p, 1, 50);
 			continue;
 		}
-		if (r == 0) return 0;
+		if (r == 0) return serve_lanes(sfd, -1, NULL) ? 1 : 0;
 		if (r != 4) {
-			emit_error("truncated frame header", 1);
+			emit_error("truncated frame header", (struct dest){1, 0, 0});
 			return 2;
 		}
 		if (n > FRAME_MAX) {
 			char msg[64];
 			snprintf(msg, sizeof msg, "frame of %u bytes exceeds 256 MiB", n);
-			emit_error(msg, 1);
+			emit_error(msg, (struct dest){1, 0, 0});
 			return 2;
 		}
 		if (n > cap) {
 			uint8_t *nb = realloc(buf, n);
 			if (!nb) {
-				emit_error("out of memory for the frame", 1);
+				emit_error("out of memory for the frame", (struct dest){1, 0, 0});
 				return 2;
 			}
 			buf = nb;
 			cap = n;
 		}
 		if (readn(0, buf, n) != (ssize_t)n) {
-			emit_error("truncated frame", 1);
+			emit_error("truncated frame", (struct dest){1, 0, 0});
 			return 2;
 		}
 		if (n >= 4 && !memcmp(buf, "KASC", 4)) {
@@ -343,7 +440,14 @@ int main(int argc, char **argv)
 			continue;
 		}
 		run_no++;
-		if (run_one(buf, n, 1))
-			return 1; // stdout is gone
+		// a tagged program ("KASL" + u32 tag) is answered whenever it ends, while others run; an
+		// untagged one before the next frame is read (the child target's order)
+		int tagged = n >= 8 && !memcmp(buf, "KASL", 4), bad = 0;
+		struct dest d = {1, tagged, 0};
+		if (tagged) memcpy(&d.tag, buf + 4, 4);
+		struct lane *l = lane_start(buf + (tagged ? 8 : 0), n - (tagged ? 8 : 0), d, &bad);
+		if (bad) return 1; // stdout is gone
+		if (tagged) continue;
+		if (l && serve_lanes(sfd, -1, l)) return 1; // stdout is gone
 	}
 }

@@ -19,7 +19,9 @@ import { fuzz, FuzzOptions } from '../fuzz/runner';
 import { CQE_F, errno } from '../src/abi';
 import { ROOT } from '../src/paths';
 import { REPRO_CFLAGS } from '../src/repro/csource';
+import { RunGate } from '../src/target/gate';
 import { LocalTarget } from '../src/target/local';
+import type { Target } from '../src/target/target';
 
 const DIST = path.join(ROOT, 'dist');
 
@@ -303,6 +305,44 @@ describe('fuzz', function () {
     const s = await fuzz(opts({ runs: 3, shrinkMs: 200, fault: 'drop', makeTarget: slow }));
     expect(s.failures, 'the dropped completion was found').to.be.at.least(1);
     expect(most, 'programs of one job at a time').to.equal(1);
+  });
+
+  it('--procs: runs several programs of one target at once, and shrinks a finding with none other in flight', async () => {
+    let running = 0;
+    let most = 0;
+    let mostWhileShrinking = 0;
+    let shrinking = false;
+    const target = async () => {
+      const t = new LocalTarget();
+      const gate = new RunGate();
+      const run = t.run.bind(t);
+      t.run = (prog) =>
+        gate.run(async () => {
+          most = Math.max(most, ++running);
+          if (shrinking) mostWhileShrinking = Math.max(mostWhileShrinking, running);
+          try {
+            // long enough for the other lanes to start theirs meanwhile
+            await new Promise((r) => setTimeout(r, 50));
+            return await run(prog);
+          } finally {
+            running--;
+          }
+        });
+      (t as Target).exclusive = (fn) =>
+        gate.exclusive(async () => {
+          shrinking = true;
+          try {
+            return await fn();
+          } finally {
+            shrinking = false;
+          }
+        });
+      return t;
+    };
+    const s = await fuzz(opts({ runs: 12, procs: 3, shrinkMs: 2000, fault: 'flip', makeTarget: target }));
+    expect(s.failures, 'the flipped result was found').to.be.at.least(1);
+    expect(most, 'three lanes, three programs in flight').to.equal(3);
+    expect(mostWhileShrinking, 'the shrink ran its programs alone').to.equal(1);
   });
 
   it('counts a finding seen again instead of making a new dir', async () => {

@@ -15,7 +15,7 @@ import { openat, pread, pwrite, readSmallFile, scratchFile } from '../src/progra
 import { ROOT } from '../src/paths';
 import { runSuites } from '../src/suite/runner';
 import { LocalTarget } from '../src/target/local';
-import { VmTarget } from '../src/target/vm';
+import { VmBystanderError, VmTarget } from '../src/target/vm';
 import { resolveKernel } from '../src/vm/kernels';
 import { buildInitramfs } from '../src/vm/initramfs';
 import { liveVmCount, Vm, VmError } from '../src/vm/qemu';
@@ -140,13 +140,16 @@ describe('VM target (debian:6.12 under qemu)', function () {
     const parent = p.pid();
     p.main.syscall(SYSCALLS.getppid, [], { pid: parent });
     p.main.syscall(SYSCALLS.kill, [arg.pid(parent), SIG.STOP.value]);
+    // in flight beside it: the VM's end is told once, by the program that hung; this one is a bystander
+    const other = new Program({ deadlineMs: 60_000 });
+    other.main.sleep(3000);
     await target.ensureVm();
     const before = target.bootTimes.length;
-    const err = await target.run(p).then(
-      () => undefined,
-      (e: Error) => e,
-    );
+    const caught = (e: Error) => e;
+    const [err, otherErr] = await Promise.all([target.run(p).then(() => undefined, caught), target.run(other).then(() => undefined, caught)]);
+    expect(otherErr, 'the program in flight beside it is a bystander, to be run again').to.be.instanceOf(VmBystanderError);
     expect(err, 'a hang is an error, never a result').to.be.instanceOf(VmError);
+    expect(err, 'the hung program is not a bystander').not.to.be.instanceOf(VmBystanderError);
     expect(err!.message).to.match(/^hang \(silent\): program \d+ gave no trace/);
     expect(err!.message, 'the console tail comes with it').to.contain('console tail:');
     const ok = new Program();

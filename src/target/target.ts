@@ -44,6 +44,8 @@ export interface Target {
   readonly slowdown?: number;
   /** Kernel reports that appeared since the last call (VM targets; hosts have no console to read). */
   checkKernel?(): Promise<KernelFinding[]>;
+  /** Run `fn` with no other program of this target in flight (targets that run several at once). */
+  exclusive?<T>(fn: () => Promise<T>): Promise<T>;
   /** Start over on a freshly booted kernel (VM targets only). */
   restart?(): Promise<void>;
   /** Release the executor. */

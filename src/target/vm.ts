@@ -14,6 +14,7 @@ import { buildInitramfs } from '../vm/initramfs';
 import { BASE_MODULES, FS_MODULES, resolveModules } from '../vm/modules';
 import { DiskSource, makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
 import type { KernelImage } from '../vm/types';
+import { RunGate } from './gate';
 import { cachedProbe } from './host';
 import { LocalTarget } from './local';
 import { KernelFinding, Target, view } from './target';
@@ -48,6 +49,13 @@ export interface VmTargetOptions {
   extraDisks?: DiskSource[];
 }
 
+/**
+ * A program that was in flight when the VM went down for another program's reason (a hang, a
+ * crash or a kernel report claimed by another, or a deliberate restart): not a finding of its own,
+ * run it again.
+ */
+export class VmBystanderError extends VmError {}
+
 /** Time a program gets past its deadline, on the host, before the VM counts as hung (scaled). */
 const GRACE_MS = 5000;
 /** Console lines kept with a hang or crash. */
@@ -72,6 +80,11 @@ export class VmTarget implements Target {
   private initramfs?: string;
   private calibrated = false;
   private readonly scratchOwner = new Map<string, Vm>();
+  /** VMs whose end is already told: by the program that hung or saw it crash, or stopped on purpose. */
+  private readonly claimed = new WeakSet<Vm>();
+  /** Programs run concurrently, but a finding is shrunk alone. */
+  private readonly gate = new RunGate();
+  private kernelCheck: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: VmTargetOptions) {
     this.name = `vm:${opts.kernel.spec}`;
@@ -190,13 +203,27 @@ export class VmTarget implements Target {
 
   private async exchange(vm: Vm, program: Buffer, waitMs: number): Promise<Buffer | null> {
     this.runNo++;
-    return vm.request(program, waitMs);
+    return vm.runTagged(program, waitMs);
   }
 
-  async runWire(program: Buffer, deadlineMs: number): Promise<Buffer> {
+  /**
+   * Run `fn` with no other program in flight on this target: others wait until it is done (a
+   * finding replayed and shrunk alone, so that what it shows is its own).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.gate.exclusive(fn);
+  }
+
+  /** Programs may be run concurrently (each in its own runner in the guest). */
+  runWire(program: Buffer, deadlineMs: number): Promise<Buffer> {
+    return this.gate.run(() => this.runInVm(program, deadlineMs));
+  }
+
+  private async runInVm(program: Buffer, deadlineMs: number): Promise<Buffer> {
     const vm = await this.ensureVm();
     const from = vm.consoleEnd;
     const waitMs = (deadlineMs + GRACE_MS) * this.slowdown;
+    const no = this.runNo + 1;
     let trace: Buffer | null;
     try {
       trace = await this.exchange(vm, program, waitMs);
@@ -204,18 +231,26 @@ export class VmTarget implements Target {
       if (!(e instanceof VmError)) throw e;
       // qemu went away under the program: a panic (panic=-1 reboots, -no-reboot exits) or worse
       await vm.reaped();
+      this.bystander(vm, no);
       const found = attributeReports(vm.since(from)).map((r) => r.report);
       const what = found.length ? `kernel crashed: ${found[0].title}` : `VM lost: ${e.message}`;
-      throw this.lost(vm, `${what} (program ${this.runNo}; the VM will be rebooted)`, from, found);
+      throw this.lost(vm, `${what} (program ${no}; the VM will be rebooted)`, from, found);
     }
     if (trace) return trace;
     // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
+    this.bystander(vm, no);
     const kind = classifyHang(vm.since(from));
     vm.kill();
     await vm.reaped();
     const found = attributeReports(vm.since(from)).map((r) => r.report);
-    const what = `hang (${kind}): program ${this.runNo} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one`;
+    const what = `hang (${kind}): program ${no} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one`;
     throw this.lost(vm, what, from, found);
+  }
+
+  /** Throws a VmBystanderError if the VM's end was already claimed (by another program or a restart); else claims it. */
+  private bystander(vm: Vm, no: number): void {
+    if (this.claimed.has(vm)) throw new VmBystanderError(`program ${no} was in flight when the VM was restarted for another reason`, '');
+    this.claimed.add(vm);
   }
 
   /** The error for a VM that is gone; its console reports are told here, not again by checkKernel. */
@@ -255,8 +290,14 @@ export class VmTarget implements Target {
     await vm.control(`rmscratch ${dir}`);
   }
 
-  /** Reports on the console since the last call; a report means a fresh VM for what follows. */
+  /** Reports on the console since the last call; a report means a fresh VM for what follows. One call at a time. */
   async checkKernel(): Promise<KernelFinding[]> {
+    const turn = this.kernelCheck.then(() => this.checkKernelNow());
+    this.kernelCheck = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async checkKernelNow(): Promise<KernelFinding[]> {
     const vm = this.vm;
     if (!vm) return [];
     // a report may still be printing: wait until the console has been quiet for a moment
@@ -270,6 +311,7 @@ export class VmTarget implements Target {
     const found = attributeReports(text).map(({ run, report }) => ({ title: report.title, kind: report.kind, text: report.text, run }));
     if (found.length && !vm.exited) {
       this.opts.log?.(`kernel report "${found[0].title}": rebooting the VM`);
+      this.claimed.add(vm);
       await vm.stop();
     }
     return found;
@@ -280,6 +322,7 @@ export class VmTarget implements Target {
     await this.booting?.catch(() => undefined);
     const vm = this.vm;
     this.vm = undefined;
+    if (vm) this.claimed.add(vm);
     await vm?.stop();
   }
 
@@ -292,6 +335,7 @@ export class VmTarget implements Target {
     const vm = this.vm;
     this.vm = undefined;
     if (!vm) return;
+    this.claimed.add(vm);
     vm.kill();
     await vm.reaped();
   }
@@ -305,6 +349,7 @@ export class VmTarget implements Target {
     await this.booting?.catch(() => undefined);
     const vm = this.vm;
     this.vm = undefined;
+    if (vm) this.claimed.add(vm);
     await vm?.stop();
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }

@@ -140,6 +140,11 @@ export class Vm {
   private sock?: net.Socket;
   private inbox: Buffer = Buffer.alloc(0);
   private waiting?: { resolve: (b: Buffer) => void; reject: (e: Error) => void };
+  /** Programs in flight by tag (WIRE.md, "Lanes"). */
+  private readonly tagged = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
+  private nextTag = 1;
+  /** Control requests go one at a time. */
+  private controlChain: Promise<unknown> = Promise.resolve();
   private exitInfo?: string;
   private stderr = '';
   private readonly logFd: number;
@@ -223,7 +228,12 @@ export class Vm {
         resolve();
       });
     });
-    exited.then(() => this.waiting?.reject(new VmError(`VM lost: ${this.exitInfo}`, this.tail())));
+    exited.then(() => {
+      const err = new VmError(`VM lost: ${this.exitInfo}`, this.tail());
+      this.waiting?.reject(err);
+      for (const w of this.tagged.values()) w.reject(err);
+      this.tagged.clear();
+    });
 
     const bootMs = o.bootTimeoutMs ?? bootTimeoutMs(o.kernel.config);
     const bootDeadline = t0 + bootMs;
@@ -286,6 +296,13 @@ export class Vm {
       if (this.inbox.length < 4 + n) break;
       const frame = Buffer.from(this.inbox.subarray(4, 4 + n));
       this.inbox = this.inbox.subarray(4 + n);
+      if (n >= 8 && frame.toString('latin1', 0, 4) === 'KASL') {
+        // a tagged program's trace; one whose waiter timed out is dropped
+        const tag = frame.readUInt32LE(4);
+        this.tagged.get(tag)?.resolve(frame.subarray(8));
+        this.tagged.delete(tag);
+        continue;
+      }
       const w = this.waiting;
       this.waiting = undefined;
       w?.resolve(frame);
@@ -312,9 +329,34 @@ export class Vm {
     }
   }
 
-  /** A control command (WIRE.md, "Control frames"): the agent's "ok …" text, or a TargetError. */
+  /**
+   * Run a program as one of several in flight (a tagged frame, WIRE.md "Lanes"): its trace, or null
+   * after timeoutMs; rejects with a VmError when qemu exits.
+   */
+  async runTagged(program: Buffer, timeoutMs: number): Promise<Buffer | null> {
+    if (this.exited || !this.sock) throw new VmError(`VM lost: ${this.exitInfo ?? 'not started'}`, this.tail());
+    const tag = this.nextTag;
+    this.nextTag = (this.nextTag + 1) >>> 0 || 1;
+    const answer = new Promise<Buffer>((resolve, reject) => this.tagged.set(tag, { resolve, reject }));
+    const head = Buffer.alloc(8);
+    head.write('KASL', 0, 'latin1');
+    head.writeUInt32LE(tag, 4);
+    this.sock.write(framed(Buffer.concat([head, program])));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+    try {
+      return await Promise.race([answer, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.tagged.delete(tag);
+    }
+  }
+
+  /** A control command (WIRE.md, "Control frames"): the agent's "ok …" text, or a TargetError. One at a time. */
   async control(cmd: string, timeoutMs = 10_000): Promise<string> {
-    const r = await this.request(Buffer.from('KASC' + cmd), timeoutMs);
+    const turn = this.controlChain.then(() => this.request(Buffer.from('KASC' + cmd), timeoutMs));
+    this.controlChain = turn.catch(() => undefined);
+    const r = await turn;
     if (!r) throw new VmError(`agent did not answer '${cmd}' within ${timeoutMs} ms`, this.tail());
     const text = r.toString('utf8', 4);
     if (r.toString('latin1', 0, 4) !== 'KASR' || !text.startsWith('ok')) throw new TargetError(`agent: ${cmd}: ${text}`);
