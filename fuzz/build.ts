@@ -192,6 +192,11 @@ export interface BuildContext {
   dir: string;
   /** Target slowdown: waits are multiplied by it. */
   slowdown?: number;
+  /**
+   * Programs sharing each CPU of the target at once (`kasync fuzz --procs` over the VM's vCPUs): waits and the
+   * program's deadline are multiplied by it too, as each program may get only that share of the CPU.
+   */
+  share?: number;
   /** A KCOV step on every sequence (bench/kcov.ts: what the fuzz programs reach in the kernel). */
   kcov?: KcovOptions;
   /**
@@ -265,8 +270,9 @@ class Owed {
 
 /** Build the program of a model. */
 export function buildStream(m: StreamModel, ctx: BuildContext): Built {
-  const slow = Math.max(1, ctx.slowdown ?? 1);
-  const p = new Program({ deadlineMs: 20_000, kcov: ctx.kcov });
+  const share = Math.max(1, ctx.share ?? 1);
+  const slow = Math.max(1, ctx.slowdown ?? 1) * share;
+  const p = new Program({ deadlineMs: Math.ceil(20_000 * share), kcov: ctx.kcov });
   const s = p.main;
   const kinds: RingKind[] = m.rings.map((_, i) => RING_KINDS[m.kinds?.[i] ?? 0] ?? 'plain');
   const plan: Plan = { uring: [], aio: [], chains: [], steps: new Map(), files: Math.max(1, m.files), fileSeeds: [], pipeWrittenAt: Infinity, ringKinds: kinds };

@@ -70,6 +70,9 @@ export function withFault(t: Target, kind: FaultKind): Target {
     get slowdown() {
       return t.slowdown;
     },
+    get cpus() {
+      return t.cpus;
+    },
     async run(p) {
       const v = await t.run(p);
       injectFault(kind, v.trace, p);

@@ -117,6 +117,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       const kernel = caps.kernel;
       // known kernel bugs of this kernel are not found again on every run (src/suite/known-bugs.ts)
       const avoid = knownBugAvoidance(kernel);
+      // lanes sharing the target's CPUs: each program's waits allow for the others (not in a shrink, which runs alone)
+      const share = target.cpus ? Math.max(1, procs / target.cpus) : 1;
       // one console check every 2 s per target, whichever lane makes it
       let lastKernelCheck = Date.now();
       // one fast-check loop: `procs` of them share the target, each with its own scratch dir
@@ -132,9 +134,9 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           };
           let envInARow = 0;
 
-          const runOne = async (m: StreamModel): Promise<RunResult> => {
+          const runOne = async (m: StreamModel, alone = false): Promise<RunResult> => {
             for (let attempt = 0; ; attempt++) {
-              const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, ...avoid });
+              const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, share: alone ? 1 : share, ...avoid });
               let failures: Failure[];
               let trace: Trace | undefined;
               try {
@@ -207,7 +209,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
             if (!rec.isNew || stop.stopped) continue;
             // alone on its target: with other programs in flight, a hang or a report might be theirs
-            const shrink = () => shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, runOne, iter === 0 ? examples : []);
+            const shrink = () => shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, (x) => runOne(x, true), iter === 0 ? examples : []);
             const minimal = await (target.exclusive ? target.exclusive(shrink) : shrink());
             if (minimal) {
               // relative file names: the reproducer runs in whatever directory it is started in

@@ -399,7 +399,9 @@ describe('fuzz', function () {
     [['--runs', '1e3'], /--runs '1e3' must be a whole number/],
     [['--jobs', 'many'], /--jobs 'many' must be a whole number/],
     [['--inject-fault', 'melt'], /unknown --inject-fault 'melt'/],
-    [['--vcpus', '1'], /--vcpus go with --kernel/],
+    [['--vcpus', '1'], /--vcpus and --procs go with --kernel/],
+    [['--procs', '4'], /--vcpus and --procs go with --kernel/],
+    [['--kernel', 'debian:6.12', '--procs', '0'], /--procs '0' must be a whole number from 1 to 32/],
     [['--kernel', 'debian:6.12', '--vcpus', '0'], /--vcpus '0' must be a whole number from 1 to 8/],
   ] as [string[], RegExp][])
     it(`kasync fuzz ${args.join(' ')}: one line, exit 2`, () => {

@@ -40,6 +40,8 @@ export interface Target {
   makeScratch(): Promise<string>;
   /** Remove a scratch directory made by `makeScratch`. */
   removeScratch(dir: string): Promise<void>;
+  /** CPUs that programs run at once share (VM targets: the vCPUs); unknown on the host. */
+  readonly cpus?: number;
   /** How much slower than the host this target runs (timeouts are multiplied by it); 1 if unknown. */
   readonly slowdown?: number;
   /** Kernel reports that appeared since the last call (VM targets; hosts have no console to read). */

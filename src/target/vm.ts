@@ -340,6 +340,11 @@ export class VmTarget implements Target {
     await vm.reaped();
   }
 
+  /** The VM's vCPUs. */
+  get cpus(): number {
+    return this.opts.cpus ?? 2;
+  }
+
   /** The release the VM booted (after the first boot). */
   get release(): string | undefined {
     return this.vm?.release;
