@@ -192,7 +192,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             const path = res.counterexamplePath ?? '';
             const rec = recordFinding(o.out, {
               title: f.title,
-              detail: found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n'),
+              // a hang or a console report with other programs in flight may be theirs: the shrink, alone, tells
+              detail:
+                found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n') +
+                (procs > 1 && (!found.r.trace || found.r.failures.some((x) => x.title.startsWith('kernel:'))) ? `\n(up to ${procs} programs were in flight on this target; the shrink replays this one alone)` : ''),
               model: found.m,
               program: found.r.wire,
               seed,
@@ -218,6 +221,8 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
               finding.minimalSteps = minimal.steps.length;
               finding.repro = m.repro;
               o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
+            } else if (!stop.stopped) {
+              o.log?.(`not reproduced by replaying it${procs > 1 ? ' alone' : ''} within --shrink-time: kept as found, with no minimal program`);
             }
           }
         } finally {
