@@ -237,17 +237,21 @@ export class Vm {
 
     const bootMs = o.bootTimeoutMs ?? bootTimeoutMs(o.kernel.config);
     const bootDeadline = t0 + bootMs;
-    const failBoot = (why: string) => {
+    // qemu's 'exit' can come before the last of its console output has been read (a panic's lines):
+    // take the console once its pipe has closed (or after a moment), then the kernel's own words
+    const consoleClosed = new Promise<void>((resolve) => proc.stdout!.once('close', resolve));
+    const failBoot = async (why: string) => {
+      this.kill();
+      await Promise.race([consoleClosed, sleep(2000)]);
       // the kernel's own words beat ours: "kernel panic: No working init found…"
       const report = parseReports(this.console)[0];
       if (report) why = `${report.title} (${why})`;
-      this.kill();
       return new VmError(`kernel ${o.kernel.spec} did not boot: ${why}`, this.tail());
     };
     // qemu makes the socket server soon after it starts; connect once it is there
     while (!this.sock) {
-      if (this.exited) throw failBoot(this.exitInfo!);
-      if (Date.now() > bootDeadline) throw failBoot('qemu never opened the agent socket');
+      if (this.exited) throw await failBoot(this.exitInfo!);
+      if (Date.now() > bootDeadline) throw await failBoot('qemu never opened the agent socket');
       if (fs.existsSync(sock)) {
         this.sock = await new Promise<net.Socket | undefined>((resolve) => {
           const s = net.connect(sock);
@@ -267,16 +271,16 @@ export class Vm {
     ])
       .catch(() => undefined)
       .finally(() => clearTimeout(timer));
-    if (ready === null) throw failBoot(`no agent after ${bootMs} ms`);
-    if (!ready) throw failBoot(this.exitInfo ?? 'the agent connection closed');
+    if (ready === null) throw await failBoot(`no agent after ${bootMs} ms`);
+    if (!ready) throw await failBoot(this.exitInfo ?? 'the agent connection closed');
     const text = ready.toString('utf8', 4);
-    if (ready.toString('latin1', 0, 4) !== 'KASR' || !text.startsWith('ready ')) throw failBoot(`unexpected first frame '${text.slice(0, 60)}'`);
+    if (ready.toString('latin1', 0, 4) !== 'KASR' || !text.startsWith('ready ')) throw await failBoot(`unexpected first frame '${text.slice(0, 60)}'`);
     this.release = text.slice(6).trim();
     this.bootMs = Date.now() - t0;
     o.log?.(`agent ready on ${this.release} after ${(this.bootMs / 1000).toFixed(1)} s`);
     // failed module loads or mounts leave the VM without what the run needs
     const fail = /KASYNC-INIT FAIL (.*)/.exec(this.console);
-    if (fail) throw failBoot(fail[1].trim());
+    if (fail) throw await failBoot(fail[1].trim());
   }
 
   private onConsole(d: Buffer): void {
