@@ -323,14 +323,7 @@ export class Vm {
     if (this.waiting) throw new TargetError('one request at a time');
     const answer = this.nextFrame();
     this.sock.write(framed(frame));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
-    try {
-      return await Promise.race([answer, timeout]);
-    } finally {
-      clearTimeout(timer);
-      if (this.waiting) this.waiting = undefined;
-    }
+    return withTimeout(answer, timeoutMs, () => (this.waiting = undefined));
   }
 
   /**
@@ -346,14 +339,7 @@ export class Vm {
     head.write('KASL', 0, 'latin1');
     head.writeUInt32LE(tag, 4);
     this.sock.write(framed(Buffer.concat([head, program])));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
-    try {
-      return await Promise.race([answer, timeout]);
-    } finally {
-      clearTimeout(timer);
-      this.tagged.delete(tag);
-    }
+    return withTimeout(answer, timeoutMs, () => this.tagged.delete(tag));
   }
 
   /** A control command (WIRE.md, "Control frames"): the agent's "ok …" text, or a TargetError. One at a time. */
@@ -412,6 +398,18 @@ function framed(b: Buffer): Buffer {
   const head = Buffer.alloc(4);
   head.writeUInt32LE(b.length);
   return Buffer.concat([head, b]);
+}
+
+/** The answer, or null after ms; `done` runs either way (the waiter is forgotten). */
+async function withTimeout(answer: Promise<Buffer>, ms: number, done: () => void): Promise<Buffer | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([answer, timeout]);
+  } finally {
+    clearTimeout(timer);
+    done();
+  }
 }
 
 function sleep(ms: number): Promise<void> {
