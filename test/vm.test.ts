@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
+import { fuzz } from '../fuzz/runner';
 import { O, SIG, SYSCALLS } from '../src/abi';
 import { arg, Program } from '../src/program/builder';
 import { openat, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
@@ -252,6 +253,41 @@ conformance('vmcheck.6 runs on a fresh kernel', { ...meta, needs: { freshKernel:
       await ext4.removeScratch(dir);
     } finally {
       await ext4.close();
+    }
+  });
+
+  it('fuzzes with 4 programs in flight in one VM and finds nothing (kasync fuzz --procs)', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-vmfuzz-'));
+    let running = 0;
+    let most = 0;
+    try {
+      const s = await fuzz({
+        runs: 150,
+        seed: 7,
+        jobs: 1,
+        procs: 4,
+        out,
+        corpus: path.join(out, 'corpus.jsonl'),
+        shrinkMs: 20_000,
+        makeTarget: async () => {
+          const t = new VmTarget({ kernel, slowdown: target.slowdown });
+          const run = t.run.bind(t);
+          t.run = async (p) => {
+            most = Math.max(most, ++running);
+            try {
+              return await run(p);
+            } finally {
+              running--;
+            }
+          };
+          return t;
+        },
+      });
+      expect(s.findings.map((f) => `${f.title}: ${f.detail}`), 'no findings on debian:6.12').to.deep.equal([]);
+      expect(s.runs).to.be.at.least(150);
+      expect(most, 'four programs in flight at once').to.equal(4);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
     }
   });
 
