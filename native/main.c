@@ -185,6 +185,7 @@ struct lane {
 static struct lane lanes[MAX_LANES];
 static int nlanes;
 static sigset_t chld_set, old_mask;
+static int chld_fd = -1; // SIGCHLD's signalfd
 
 // Starts a program in a fresh runner; returns the lane, or NULL after answering with an error trace
 // (-1 if even that failed).
@@ -214,6 +215,9 @@ static struct lane *lane_start(const uint8_t *prog, size_t len, struct dest d, i
 	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
+		// the program's fds start at 3, as in a C reproducer: none of ours stays open in it
+		close(chld_fd);
+		if (kmsg_fd >= 0) close(kmsg_fd);
 		setpgid(0, 0);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent) _exit(1);
@@ -366,7 +370,7 @@ int main(int argc, char **argv)
 	sigemptyset(&chld_set);
 	sigaddset(&chld_set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld_set, &old_mask);
-	int sfd = signalfd(-1, &chld_set, SFD_NONBLOCK | SFD_CLOEXEC);
+	int sfd = chld_fd = signalfd(-1, &chld_set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0) {
 		fprintf(stderr, "kasync-exec: signalfd: %s\n", strerror(errno));
 		return 2;

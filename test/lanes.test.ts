@@ -103,6 +103,14 @@ describe('kasync-exec lanes (tagged frames)', function () {
     expect(byTag.get(7)!.ret(got), 'the reader got the writer\'s 5 bytes').to.equal(5);
   });
 
+  it("leaves none of the server's fds open in a runner: a program's first open gets fd 3, as in a C reproducer", async () => {
+    const p = new Program();
+    const f = openat(p.main, '/dev/null', O.RDONLY.value);
+    server.send(p, 1);
+    const [r] = await server.replies_(1);
+    expect(new TraceView(r.trace).ret(f.step)).to.equal(3);
+  });
+
   it('kills a tagged program that outlives its deadline, without holding up one sent after it', async () => {
     // a stopped runner cannot end itself at its deadline: the server kills its group past the grace
     const stuck = new Program({ deadlineMs: 300 });
