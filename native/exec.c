@@ -115,6 +115,7 @@ struct prog {
 	int64_t fd[MAX_FDS], pid[MAX_PIDS];
 	uint64_t ctx[MAX_CTX];
 	uint8_t fdset[MAX_FDS], ctxset[MAX_CTX], pidset[MAX_PIDS], pidown[MAX_PIDS];
+	uint32_t ctxtaken[MAX_CTX]; // io_events SYSCALL post 3/6/7 took from each ctx slot since it was set (post 7)
 	struct ring ring[MAX_RINGS];
 	struct done { uint64_t ud; int64_t res; } done[NDONE];
 	uint32_t ndone;
@@ -408,6 +409,11 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 			if (rd32(pl) != SYS_io_getevents || nargs < 5 || rd32(pl + 16 + 48) != A_BUF ||
 			    (rd32(pl + 16 + 64) != A_BUF && !(rd32(pl + 16 + 64) == A_IMM && rd64(pl + 16 + 64 + 8) == 0)))
 				return bad(e, "post 6 needs io_getevents with buffers for its events and timeout");
+			return 0;
+		case 7:
+			if (rd32(pl) != SYS_io_getevents || nargs < 5 || rd32(pl + 16) != A_CTX || rd32(pl + 16 + 48) != A_BUF ||
+			    (rd32(pl + 16 + 64) != A_BUF && !(rd32(pl + 16 + 64) == A_IMM && rd64(pl + 16 + 64 + 8) == 0)))
+				return bad(e, "post 7 needs io_getevents on a ctx argument with buffers for its events and timeout");
 			return 0;
 		}
 		return bad(e, "unknown post %u", post);
@@ -799,10 +805,19 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	char e[MSGMAX];
 	for (unsigned k = 0; k < nargs; k++)
 		if (resolve(t, pl + 16 + 16 * k, &a[k], e)) return rec_error(t, s, i, "%s", e);
+	// the io_events this step takes from a ctx slot count toward post 7's total (validated: slot < MAX_CTX)
+	uint32_t *taken = nargs && rd32(pl + 16) == A_CTX ? &g->ctxtaken[rd32(pl + 20)] : NULL;
+	if (post == 7) {
+		// min_nr is a total over the ctx: only what earlier steps did not take is still owed
+		long owed = (long)a[1] - (long)__atomic_load_n(taken, __ATOMIC_RELAXED);
+		owed = owed < 0 ? 0 : (long)a[2] >= 0 && owed > (long)a[2] ? (long)a[2] : owed;
+		a[1] = (uint64_t)owed;
+	}
 	arm(t, g->deadline);
 	o->t0 = now_ns();
 	long r = kx_sys(nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3], (long)a[4], (long)a[5]);
-	if (post == 6) r = aio_wait_rest(t, a, r, o->t0), post = 3;
+	if (post == 6 || post == 7) r = aio_wait_rest(t, a, r, o->t0), post = 3;
+	if (post == 3 && r > 0 && taken) __atomic_fetch_add(taken, (uint32_t)r, __ATOMIC_RELAXED);
 	o->t1 = now_ns();
 	set_ret(o, r);
 	if (o->t1 >= g->deadline) o->flags |= F_DEADLINE;
@@ -817,7 +832,7 @@ static int op_syscall(struct thr *t, uint16_t s, uint16_t i, const uint8_t *pl, 
 	switch (post) {
 	case 1: claim_fd(g, ps, r); break;
 	case 2: g->pid[ps] = r; g->pidset[ps] = 1; g->pidown[ps] = 0; break;
-	case 4: g->ctx[ps] = (uint64_t)r; g->ctxset[ps] = 1; g->used_async = 1; break;
+	case 4: g->ctx[ps] = (uint64_t)r; g->ctxset[ps] = 1; g->ctxtaken[ps] = 0; g->used_async = 1; break;
 	case 3: {
 		// io_getevents-style: `ret` io_events were written to the buffer argument 3 names.
 		uint32_t b = rd32(pl + 16 + 48 + 4);
@@ -1475,7 +1490,7 @@ static int step(struct thr *t, uint16_t s, uint16_t i, uint16_t op, const uint8_
 		if (a == 1)
 			claim_fd(g, b, (int64_t)v);
 		else if (a == 2)
-			g->ctx[b] = v, g->ctxset[b] = 1, g->used_async = 1;
+			g->ctx[b] = v, g->ctxset[b] = 1, g->ctxtaken[b] = 0, g->used_async = 1;
 		else
 			g->pid[b] = (int64_t)v, g->pidset[b] = 1, g->pidown[b] = 0;
 		o->ret = (int64_t)v;

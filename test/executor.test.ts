@@ -8,8 +8,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import fc from 'fast-check';
-import { AIOCB_LAYOUT, errno, POSIX_AIO_SIGNAL, SIGEVENT_LAYOUT, SYSCALLS } from '../src/abi';
-import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
+import { AIOCB_LAYOUT, errno, O, POLL_EV, POSIX_AIO_SIGNAL, SIGEVENT_LAYOUT, SYSCALLS } from '../src/abi';
+import { aioGetevents, aioSetup, aioSubmit, aioWaitEvents, aioWaitUntilTotal, iocb } from '../src/program/aio';
 import { arg, Program, resealProgram, Sequence } from '../src/program/builder';
 import { decodeProgram } from '../src/program/decode';
 import {
@@ -274,6 +274,85 @@ describe('executor: URING_REAP with REAP_MIN_TOTAL', () => {
       await t.close();
     }
   });
+});
+
+describe('executor: io_getevents until a total (SYSCALL post 7)', () => {
+  /** Two AIO POLLs of a pipe: POLLOUT of its write end (ready at once) and POLLIN of its read end (empty). */
+  function twoPolls(s: Sequence, readable: boolean) {
+    const pipe = pipe2(s, O.CLOEXEC.value);
+    const one = s.program.buf(8);
+    if (readable) s.syscall(SYSCALLS.write, [arg.fd(pipe.w), arg.buf(one), 1]);
+    const { ctx } = aioSetup(s, 4);
+    aioSubmit(s, ctx, [
+      iocb({ opcode: 'POLL', fd: pipe.w, aio_buf: POLL_EV.OUT.value, aio_data: 1 }),
+      iocb({ opcode: 'POLL', fd: pipe.r, aio_buf: POLL_EV.IN.value, aio_data: 2 }),
+    ]);
+    return { ctx, write: () => s.syscall(SYSCALLS.write, [arg.fd(pipe.w), arg.buf(one), 1]) };
+  }
+
+  for (const [name, make] of [
+    ['local', () => new LocalTarget()],
+    ['child', () => new ChildTarget()],
+  ] as const) {
+    it(`${name}: after a plain io_getevents took 1 of 2 events, a total of 2 takes the other one`, async () => {
+      const t: Target = make();
+      try {
+        const p = new Program({ deadlineMs: 5000 });
+        const { ctx } = twoPolls(p.main, true);
+        const first = aioGetevents(p.main, ctx, 1, 1);
+        const final = aioWaitUntilTotal(p.main, ctx, 2, 8, 3e9);
+        const v = await t.run(p);
+        expect(v.ret(first)).to.equal(1);
+        expect(v.ret(final), 'one owed').to.equal(1);
+        // had it asked for 2, the one in hand would not do: it would wait its whole 3 s
+        expect(Number(v.step(final).t1Ns - v.step(final).t0Ns) / 1e6, 'it did not wait for more').to.be.below(1000);
+        const data = [...v.step(first).events, ...v.step(final).events].map((e) => e.data).sort();
+        expect(data, 'each POLL once').to.deep.equal([1n, 2n]);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it(`${name}: a total counts what a post-6 wait that ran out of time took, and waits for the rest`, async () => {
+      const t: Target = make();
+      try {
+        const p = new Program({ deadlineMs: 5000 });
+        const s = p.main;
+        const { ctx, write } = twoPolls(s, false);
+        // asks for both; only the POLLOUT can come before the pipe has data
+        const short = aioWaitEvents(s, ctx, 2, 2, 20e6);
+        // 1 of 2 taken: this one waits its whole time for the POLLIN (asking for 0 it would return at once)
+        const waits = aioWaitUntilTotal(s, ctx, 2, 8, 100e6);
+        write();
+        const final = aioWaitUntilTotal(s, ctx, 2, 8, 3e9);
+        // all 2 taken: nothing owed, it returns at once although its time is 3 s
+        const after = aioWaitUntilTotal(s, ctx, 2, 8, 3e9);
+        const v = await t.run(p);
+        const ms = (r: ReturnType<typeof aioGetevents>) => Number(v.step(r).t1Ns - v.step(r).t0Ns) / 1e6;
+        expect(v.step(short).events.map((e) => e.data), 'the first wait gave up with the POLLOUT').to.deep.equal([1n]);
+        expect([v.ret(waits), ms(waits) >= 99], 'the second waited out its time for the one owed').to.deep.equal([0, true]);
+        expect(v.step(final).events.map((e) => [e.data, e.res > 0n]), 'the drain took the POLLIN').to.deep.equal([[2n, true]]);
+        expect([v.ret(final), ms(final) < 1000], 'at once: it was owed no more').to.deep.equal([1, true]);
+        expect([v.ret(after), ms(after) < 1000], 'nothing owed: at once').to.deep.equal([0, true]);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it(`${name}: post 7 whose argument 0 is not a CTX arg is refused with an error trace`, async () => {
+      const t: Target = make();
+      try {
+        const p = new Program();
+        const ev = p.buf(64);
+        p.main.syscall(SYSCALLS.io_getevents, [0, 1, 2, arg.buf(ev), 0], { aioWaitTotal: true });
+        const v = (await import('../src/target/target')).view(await t.runWire(p.encode(), 1000));
+        expect(v.trace.status).to.equal('error');
+        expect(v.trace.message).to.match(/post 7 needs io_getevents on a ctx argument/);
+      } finally {
+        await t.close();
+      }
+    });
+  }
 });
 
 describe('executor: process-level steps (child only)', () => {

@@ -28,13 +28,15 @@ import { Rec, RECORD_HEADER, TRACE_HEADER, TRACE_MAGIC } from '../src/program/wi
  * widened (ring kinds, fixed files, cancel modes, POLL_REMOVE, dupPipe, threads, multishot polls: new
  * models, plans and verdicts); retaken again when they widened to registered and provided buffers,
  * FILES_UPDATE, alias fds closed under requests, forked children and io_getevents retried (post 6); the
- * wire digest again when the final drain of a ring became a REAP_MIN_TOTAL reap (plans and verdicts unchanged).
+ * wire digest again when the final drain of a ring became a REAP_MIN_TOTAL reap (plans and verdicts unchanged);
+ * all four when the final drain of an AIO context became a post-7 wait for the total, made whenever anything
+ * was submitted to the context (new steps: new wires, plans, simulated traces and verdicts).
  */
 const GOLDEN = {
-  wire: '9db1f3caefc2d60f93837c269be5e081241f279771956ad9f0c13d0ca2df590e',
-  plans: '936c11d7e021d0d7aa2d51fc83650a9c42a5f3deca27680c1bc1ff93360452e7',
-  decoded: 'b332f5aa8e96e5f46ebd372023486c37cad31d3289f84e35bc15afaf37279892',
-  verdicts: '72f168622379bfc51a36211b37d0277e19270b82166bec8c40f3ca316e12738b',
+  wire: '7acf577f388a0ee4be366ba16c8e9bf1149f4b16043b9d133a9cbbf792867f5b',
+  plans: '41de5b426d4ea8671b76c571d394f60243953ef25e311194f545f5ae9f5a5b28',
+  decoded: '8da9c1f0b14e7d336b285d7669e8b27c10662c6e065b8f2efa37eedbec7f14e6',
+  verdicts: '83f0d9568fa95a177f0ef5133694cca466d97d0d8ecbf09e5901d79b0bf74590',
 };
 
 /** A canonical text of a value: keys sorted, `undefined` members kept, bigints and Buffers spelled out. */
@@ -413,7 +415,8 @@ describe('golden: fast paths change no byte and no value', function () {
     });
     const titles = new Set(corpus.flatMap((b, i) => [...verdicts[i].matchAll(/title:"([^"]*)"/g)].map((x) => x[1])));
     const passing = verdicts.filter((v) => v.includes('failures:[]')).length;
-    expect(passing, 'some runs pass').to.be.greaterThan(20);
+    // 19 to 26 of the 300 pass over prng seeds 1..11 and 99 (before the AIO drain change 20 to 26): 15 is well clear of both
+    expect(passing, 'some runs pass').to.be.greaterThan(15);
     expect(titles.size, `the simulated faults reach many failure titles: ${[...titles].join(' | ')}`).to.be.greaterThan(30);
     expect(sha(verdicts)).to.equal(GOLDEN.verdicts);
   });

@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { errno, IOSQE, SYSCALLS } from '../src/abi';
-import { aioGetevents, aioSetup, aioSubmit, iocb } from '../src/program/aio';
+import { errno, IOSQE, O, POLL_EV, SYSCALLS } from '../src/abi';
+import { aioGetevents, aioSetup, aioSubmit, aioWaitEvents, aioWaitUntilTotal, iocb } from '../src/program/aio';
 import { arg, Program } from '../src/program/builder';
 import { decodeTrace, Trace } from '../src/program/trace';
 import { reap, reapUntilTotal, setupRing, sqe, submit } from '../src/program/uring';
@@ -62,6 +62,26 @@ const PROGRAMS: Record<string, (dir: string) => Program> = {
     submit(p.main, h, [sqe({ opcode: 'NOP', user_data: 1 }), timeout]);
     reap(p.main, h, 2, 2, 10);
     reapUntilTotal(p.main, h, 2, 1, 3000);
+    return p;
+  },
+  'AIO drain counting every io_event of the context (post 7) after a plain and a post-6 wait that gave up': () => {
+    const p = new Program({ deadlineMs: 5000 });
+    const s = p.main;
+    const { r, w } = pipe2(s, O.CLOEXEC.value);
+    const one = p.buf(8);
+    const { ctx } = aioSetup(s, 4);
+    const polls = (d: number) => [
+      iocb({ opcode: 'POLL', fd: w, aio_buf: POLL_EV.OUT.value, aio_data: d }),
+      iocb({ opcode: 'POLL', fd: r, aio_buf: POLL_EV.IN.value, aio_data: d + 1 }),
+    ];
+    aioSubmit(s, ctx, polls(1));
+    aioGetevents(s, ctx, 1, 1, 20e6); // the POLLOUT
+    aioSubmit(s, ctx, polls(3));
+    aioWaitEvents(s, ctx, 2, 2, 20e6); // the second POLLOUT; the POLLINs wait for data
+    aioWaitUntilTotal(s, ctx, 4, 8, 50e6); // 2 owed, none comes: 0 after 50 ms
+    s.syscall(SYSCALLS.write, [arg.fd(w), arg.buf(one), 1]);
+    aioWaitUntilTotal(s, ctx, 4, 8, 3e9); // both POLLINs
+    aioWaitUntilTotal(s, ctx, 4, 8, 3e9); // nothing owed: 0 at once
     return p;
   },
   'io_uring WRITE -> READ link chain whose head fails (-EBADF, then -ECANCELED)': (dir) => {
@@ -221,6 +241,12 @@ describe('C reproducers', function () {
     p.main.syscall(SYSCALLS.getpid);
     p.main.sigCount(10);
     expect(() => programToC(p.encode())).to.throw(UnsupportedStepError, /SIGCOUNT.*step 1 of sequence 0/);
+  });
+
+  it('post 7 whose argument 0 is not a CTX arg is refused, as the executor refuses it', () => {
+    const p = new Program();
+    p.main.syscall(SYSCALLS.io_getevents, [0, 1, 2, arg.buf(p.buf(64)), 0], { aioWaitTotal: true });
+    expect(() => programToC(p.encode())).to.throw(/step 0 of sequence 0: post 7 needs io_getevents on a ctx argument/);
   });
 
   it('C that does not build is one line naming the file', async function () {

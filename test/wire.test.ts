@@ -4,7 +4,9 @@ import { arg, Program, resealProgram } from '../src/program/builder';
 import { decodeProgram, ProgramFormatError } from '../src/program/decode';
 import { fnv1a32, fnv1a64, programChecksum, fnv1a64Reference, patternBytes, tracePatternWord } from '../src/program/pattern';
 import { decodeTrace, TraceFormatError } from '../src/program/trace';
-import { ArgKind, DEADLINE_SIGNAL, LibcFn, Op, Rec, TRACE_MAGIC } from '../src/program/wire';
+import { ArgKind, DEADLINE_SIGNAL, LibcFn, Op, Post, Rec, TRACE_MAGIC } from '../src/program/wire';
+import { aioSetup, aioWaitEvents, aioWaitUntilTotal } from '../src/program/aio';
+import { SYSCALLS } from '../src/abi';
 
 /** Build trace bytes by hand, as the executor would. */
 function traceBytes(records: { type: number; seq?: number; step?: number; proc?: number; payload: Buffer }[], status = 0, msg = ''): Buffer {
@@ -64,6 +66,20 @@ describe('wire: programs', () => {
     expect(sys.readUInt16LE(4), 'nargs').to.equal(4);
     expect(sys.readUInt32LE(16 + 16 + 8), 'arg 1 offset into the buffer').to.equal(16);
     expect(d.seqs[1][0].payload.readBigUInt64LE(0), 'sleep ns').to.equal(1_000_000n);
+  });
+
+  it('io_getevents waits encode post 6, and post 7 with the total as min_nr and the ctx as argument 0', () => {
+    const p = new Program();
+    const { ctx } = aioSetup(p.main, 4);
+    const wait = aioWaitEvents(p.main, ctx, 2, 3, null);
+    const total = aioWaitUntilTotal(p.main, ctx, 5, 13, null);
+    const d = decodeProgram(p.encode());
+    const field = (i: number) => {
+      const pl = d.seqs[0][i].payload;
+      return { nr: pl.readUInt32LE(0), post: pl.readUInt16LE(6), arg0: pl.readUInt32LE(16), min: pl.readBigUInt64LE(32 + 8), max: pl.readBigUInt64LE(48 + 8) };
+    };
+    expect(field(wait.index)).to.deep.equal({ nr: SYSCALLS.io_getevents, post: Post.AIO_WAIT, arg0: ArgKind.CTX, min: 2n, max: 3n });
+    expect(field(total.index)).to.deep.equal({ nr: SYSCALLS.io_getevents, post: Post.AIO_WAIT_TOTAL, arg0: ArgKind.CTX, min: 5n, max: 13n });
   });
 
   it('every step is padded to 8 bytes, so odd literal lengths survive', () => {

@@ -131,6 +131,17 @@ export function aioWaitEvents(seq: Sequence, ctx: Ctx, min: number, nr: number, 
   return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), min, nr, arg.buf(ev), ts], { aioWait: true });
 }
 
+/**
+ * As aioWaitEvents, until `total` io_events were taken from the context since its setup (by this step and every
+ * earlier getevents step on it), at most `nr` here: a final drain that also takes what an earlier wait ran out of
+ * time for.
+ */
+export function aioWaitUntilTotal(seq: Sequence, ctx: Ctx, total: number, nr: number, timeoutNs: AioTimeout = 5e9): StepRef {
+  const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));
+  const ts = timeoutNs === null ? 0 : arg.buf(timespec(seq, timeoutNs));
+  return seq.syscall(SYSCALLS.io_getevents, [arg.ctx(ctx), total, nr, arg.buf(ev), ts], { aioWaitTotal: true });
+}
+
 /** io_pgetevents(ctx, min, nr, events, timeout, usig) with a raw __aio_sigset buffer (or 0). */
 export function aioPgetevents(seq: Sequence, ctx: Ctx, min: number, nr: number, timeoutNs: AioTimeout, usig: ArgLike = 0): StepRef {
   const ev = seq.program.buf(IO_EVENT_LAYOUT.size * Math.max(1, nr));

@@ -117,6 +117,11 @@ export interface SyscallOptions {
   aioEvents?: boolean;
   /** As aioEvents, and an io_getevents cut short before its timeout is called again for the rest (post 6). */
   aioWait?: boolean;
+  /**
+   * As aioWait, with min_nr counting every io_event taken from the ctx of argument 0 (a CTX arg) since its setup:
+   * the call waits only for what earlier steps did not take (post 7).
+   */
+  aioWaitTotal?: boolean;
   /** A negative result ends this sequence. */
   stopOnError?: boolean;
   /** Store the result (negative ones too) as an i64 at the start of this buffer, for later LOAD64/LOAD32 args. */
@@ -250,6 +255,7 @@ export class Sequence {
     if (opts.fd) [post, postSlot] = [Post.FD, opts.fd.slot];
     else if (opts.pid) [post, postSlot] = [Post.PID, opts.pid.slot];
     else if (opts.aioWait) post = Post.AIO_WAIT;
+    else if (opts.aioWaitTotal) post = Post.AIO_WAIT_TOTAL;
     else if (opts.aioEvents) post = Post.AIO_EVENTS;
     else if (opts.store) [post, postSlot] = [Post.STORE, opts.store.slot];
     const len = 16 + 6 * 16;

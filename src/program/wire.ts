@@ -110,7 +110,7 @@ export const LIBC_ARITY: { readonly [K in LibcFnName]: number } = {
 };
 
 /** What SYSCALL does with its result. */
-export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4, STORE: 5, AIO_WAIT: 6 } as const;
+export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4, STORE: 5, AIO_WAIT: 6, AIO_WAIT_TOTAL: 7 } as const;
 
 /** FILL kinds. */
 export const FillKind = { ZERO: 0, PATTERN: 1, BYTE: 2 } as const;

@@ -95,7 +95,19 @@ class Emitter {
   /** Literal bytes BYTES steps put at offset 0 of each buffer: to show paths and SQEs in comments. */
   private readonly known = new Map<number, Buffer>();
 
-  constructor(private readonly p: DecodedProgram) {}
+  /** The program has a SYSCALL post 7 step: io_events taken from each ctx slot are counted. */
+  private readonly totals: boolean;
+
+  constructor(private readonly p: DecodedProgram) {
+    const total = (st: DecodedStep) => st.op === Op.SYSCALL && st.payload.length >= 8 && st.payload.readUInt16LE(6) === Post.AIO_WAIT_TOTAL;
+    this.totals = p.seqs.some((q) => q.some(total));
+  }
+
+  /** With post 7 in the program: count the io_events a getevents step on a ctx slot took. */
+  private took(args: Arg[]): string[] {
+    if (!this.totals || !args.length || args[0].kind !== ArgKind.CTX) return [];
+    return [`aio_took(${args[0].slot}, r);`];
+  }
 
   private fail(s: number, i: number, m: string): never {
     throw new InvalidProgramError(`step ${i} of sequence ${s}: ${m}`);
@@ -226,6 +238,9 @@ class Emitter {
         if (syscallName(nr) === 'io_uring_enter' && nargs > 3 && args[3].kind === ArgKind.IMM && args[3].value)
           exprs[3] += ` /* ${flagNames(args[3].value, entriesOf(ENTER).map((e) => ({ name: e.cName, value: e.value })))} */`;
         body.push(`long a[6] = {${exprs.join(', ')}};`);
+        // post 7: min_nr less what earlier steps took from the ctx (argument 0, checked below)
+        if (post === Post.AIO_WAIT_TOTAL && nargs >= 3 && args[0].kind === ArgKind.CTX)
+          body.push(`a[1] = aio_owed(${args[0].slot}, a[1], a[2]);`);
         body.push(`long r = do_sys(t, &o, ${this.nr(nr)}, a);`);
         let comment = this.describeSyscall(nr, args, rs.map((r) => r.text));
         if (nr === SYSCALLS.close && nargs) {
@@ -249,7 +264,8 @@ class Emitter {
             break;
           case Post.CTX:
             this.checkSlot(s, i, ps, LIMITS.ctxs, 'ctx');
-            body.push(`if (r >= 0) ctx[${ps}] = (uint64_t)r, ctx_set[${ps}] = 1;`);
+            body.push(`if (r >= 0) ctx[${ps}] = (uint64_t)r, ctx_set[${ps}] = 1${this.totals ? `, ctx_taken[${ps}] = 0` : ''};`);
+            if (this.totals) this.use('aio');
             comment += ` -> ctx${ps}`;
             break;
           case Post.STORE:
@@ -260,15 +276,22 @@ class Emitter {
           case Post.AIO_EVENTS:
             if (nargs < 4 || args[3].kind !== ArgKind.BUF) this.fail(s, i, 'post 3 needs argument 3 to be a buffer');
             this.use('aio');
-            body.push(`aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
+            body.push(...this.took(args), `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
             comment += ', io_events recorded';
             break;
           case Post.AIO_WAIT:
             if (nr !== SYSCALLS.io_getevents || nargs < 5 || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
               this.fail(s, i, 'post 6 needs io_getevents with buffers for its events and timeout');
             this.use('aio');
-            body.push(`r = aio_wait_rest(t, &o, a, r);`, `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
+            body.push(`r = aio_wait_rest(t, &o, a, r);`, ...this.took(args), `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
             comment += ', called again until min_nr events (EINTR), io_events recorded';
+            break;
+          case Post.AIO_WAIT_TOTAL:
+            if (nr !== SYSCALLS.io_getevents || nargs < 5 || args[0].kind !== ArgKind.CTX || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
+              this.fail(s, i, 'post 7 needs io_getevents on a ctx argument with buffers for its events and timeout');
+            this.use('aio');
+            body.push(`r = aio_wait_rest(t, &o, a, r);`, ...this.took(args), `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
+            comment += ', until min_nr io_events were taken from the ctx in all (called again when cut short), io_events recorded';
             break;
           default:
             this.fail(s, i, `unknown post ${post}`);
@@ -344,7 +367,8 @@ class Emitter {
           body.push(`fd[${slot}] = (int64_t)v, fd_set_[${slot}] = 1;`);
         } else if (kind === SlotKind.CTX) {
           this.checkSlot(s, i, slot, LIMITS.ctxs, 'ctx');
-          body.push(`ctx[${slot}] = v, ctx_set[${slot}] = 1;`);
+          body.push(`ctx[${slot}] = v, ctx_set[${slot}] = 1${this.totals ? `, ctx_taken[${slot}] = 0` : ''};`);
+          if (this.totals) this.use('aio');
         } else if (kind === SlotKind.PID) {
           this.checkSlot(s, i, slot, LIMITS.pids, 'pid');
           body.push(`pid[${slot}] = (int64_t)v, pid_set[${slot}] = 1, pid_own[${slot}] = 0;`);

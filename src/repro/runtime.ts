@@ -375,6 +375,20 @@ static long aio_wait_rest(struct thr *t, struct res *o, const long a[6], long r)
 	if (o->t1 >= deadline) o->flags |= F_DEADLINE;
 	return r;
 }
+
+// post 7: min_nr counts every io_event taken from the ctx slot since it was set (by post 3, 6 and 7
+// steps on it, on any thread), so the call asks only for what is still owed, at most nr.
+static uint32_t ctx_taken[64];
+static long aio_owed(uint32_t slot, long total, long nr)
+{
+	long owed = total - (long)__atomic_load_n(&ctx_taken[slot], __ATOMIC_RELAXED);
+	return owed < 0 ? 0 : nr >= 0 && owed > nr ? nr : owed;
+}
+
+static void aio_took(uint32_t slot, long r)
+{
+	if (r > 0) __atomic_fetch_add(&ctx_taken[slot], (uint32_t)r, __ATOMIC_RELAXED);
+}
 `;
 
 const RING = String.raw`
