@@ -26,3 +26,14 @@ export const ERESTARTSYS_LEAK: KnownBug = {
   releases: /^6\.18\.\d/,
   what: 'an interrupted io-wq request completes with the kernel-internal -ERESTARTSYS (docs/KERNEL-NOTES.md)',
 };
+
+/**
+ * IORING_UNREGISTER_BUFFERS (or _FILES) on a SINGLE_ISSUER | DEFER_TASKRUN ring while a request using the table waits
+ * for its link timeout: 6.1's quiesce sleeps without running the ring's deferred task work, so nothing completes and
+ * the call returns -EINTR only when a signal comes (measured on debian 6.1.0-56; 6.12.117 and the host's 6.18.44
+ * return 0). Mainline fixed it with 7d481e035633 "io_uring/rsrc: fix DEFER_TASKRUN rsrc quiesce" (2023).
+ */
+export const RSRC_QUIESCE_DEFER_TASKRUN: KnownBug = {
+  releases: /^6\.1\.\d/,
+  what: 'IORING_UNREGISTER_* on a DEFER_TASKRUN ring sleeps without running its task work (docs/KERNEL-NOTES.md)',
+};
