@@ -562,7 +562,10 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
             Object.assign(req, { filesSlot: slot, fill: r.words % 2 === 1, tableExists: t.exists });
             const fds = fdTable([req.fill ? files[slot % plan.files] : undefined]);
             raw = sqe({ opcode: op, addr: arg.buf(fds), len: 1, off: slot, user_data: ud, flags });
-            if (t.exists) t.full[slot] = issuedNow ? req.fill : undefined;
+            // a chain head is issued once its chain is complete: a later member failing prep (the last of
+            // the batch, above) fails the whole chain -ECANCELED first, and the update never runs
+            const chainMayFail = link !== 0 && mayFailPrep(chunk[chunk.length - 1]);
+            if (t.exists) t.full[slot] = issuedNow && !chainMayFail ? req.fill : undefined;
             break;
           }
           case 'PROVIDE_BUFFERS':

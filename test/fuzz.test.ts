@@ -124,6 +124,35 @@ describe('fuzz', function () {
     }
   });
 
+  it('takes a FILES_UPDATE at the head of a chain that may fail at prep as leaving its slot unknown (6.1, 6.12 cancel the chain)', async () => {
+    // found by kasync fuzz on debian:6.12 with --procs 8: before 6.15 a WRITE_FIXED of an index with no buffer fails at
+    // prep, and a chain head is issued only once its chain is complete, so the whole chain ends -ECANCELED and the slot
+    // stays empty (the READ after it: -EBADF); 6.18 runs the update, then fails the WRITE_FIXED at issue
+    const req = { drain: false, file: 0, words: 25, target: 0, count: 0, ms: 0 };
+    const model: StreamModel = {
+      rings: [4],
+      kinds: [0],
+      ctxs: 0,
+      files: 1,
+      table: [false, false, false, false],
+      steps: [
+        { kind: 'submit', ring: 0, reqs: [{ ...req, op: 'FILES_UPDATE', link: 1, at: 3 }, { ...req, op: 'WRITE_FIXED', link: 0, at: 465 }] },
+        { kind: 'submit', ring: 0, reqs: [{ ...req, op: 'READ', link: 0, at: 252, file: 3, fixed: true }] },
+      ],
+    };
+    const b = buildStream(model, { dir: tmp });
+    const read = b.plan.uring.find((r) => r.op === 'READ')!;
+    expect(read.slot).to.equal(3);
+    expect(read.slotFull, 'the slot may be empty: no -EBADF rule for the READ').to.not.equal(true);
+    const t = new LocalTarget();
+    try {
+      const v = await t.run(b.program);
+      expect(judge(b.plan, v.trace), 'the running kernel passes it').to.deep.equal([]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('holds fixed files, cancels by fd, cancelled results and an overflowing CQ to their rules (SEMANTICS §3.4, §3.9)', async () => {
     const req = { link: 0 as const, drain: false, file: 0, at: 0, words: 4, target: 0, count: 0, ms: 0 };
     const model: StreamModel = {
