@@ -33,7 +33,7 @@ import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct'
 import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
 import { enter, reap, reapUntilTotal, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
-import { DRAIN_AFTER_INIT_FAILURE } from '../src/suite/known-bugs';
+import { DRAIN_AFTER_INIT_FAILURE, RSRC_QUIESCE_DEFER_TASKRUN } from '../src/suite/known-bugs';
 import {
   AioOpKind,
   AioReqModel,
@@ -205,11 +205,19 @@ export interface BuildContext {
    * given no IOSQE_IO_DRAIN, and the fuzzer does not find that bug again on every run.
    */
   avoidDrainAfterPrepFailure?: boolean;
+  /**
+   * The kernel has the known quiesce bug (RSRC_QUIESCE_DEFER_TASKRUN): IORING_UNREGISTER_FILES/BUFFERS on a
+   * DEFER_TASKRUN ring with a request in flight sleeps until a signal, so such rings get no unregister.
+   */
+  avoidRsrcQuiesceDeferTaskrun?: boolean;
 }
 
 /** The {@link BuildContext} fields that steer around known bugs of kernel release `kernel`. */
-export function knownBugAvoidance(kernel: string): Pick<BuildContext, 'avoidDrainAfterPrepFailure'> {
-  return DRAIN_AFTER_INIT_FAILURE.releases.test(kernel) ? { avoidDrainAfterPrepFailure: true } : {};
+export function knownBugAvoidance(kernel: string): Pick<BuildContext, 'avoidDrainAfterPrepFailure' | 'avoidRsrcQuiesceDeferTaskrun'> {
+  return {
+    ...(DRAIN_AFTER_INIT_FAILURE.releases.test(kernel) ? { avoidDrainAfterPrepFailure: true } : {}),
+    ...(RSRC_QUIESCE_DEFER_TASKRUN.releases.test(kernel) ? { avoidRsrcQuiesceDeferTaskrun: true } : {}),
+  };
 }
 
 const UNKNOWN_UD = 0xdead00;
@@ -693,7 +701,9 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
 
   // before 6.x's per-node references, unregistering files or buffers waits for every request holding
   // the ring's resource node (fixed files and buffers share it): one held back by an unwritten pipe would wait for ever
-  const heldRsrc = (r: number) => plan.uring.some((q) => q.ring === r && (q.slot !== undefined || q.bufSlot !== undefined) && ringOwed[r].pending.has(q.id));
+  const heldRsrc = (r: number) =>
+    (ctx.avoidRsrcQuiesceDeferTaskrun && kinds[r] === 'defer') ||
+    plan.uring.some((q) => q.ring === r && (q.slot !== undefined || q.bufSlot !== undefined) && ringOwed[r].pending.has(q.id));
 
   const bufsStep = (r: number, action: 'update' | 'unregister' | 'register', slot: number, fill: boolean) => {
     const t = bufTables[r];
