@@ -5,20 +5,29 @@
  * its default 2 vCPUs and with 1 (skipped with the argument `host`). Goals: 1,000/s with the addon,
  * 100/s in a TCG VM.
  *
- * Where a run's time goes (2026-11-28, this 2-vCPU PVM guest, HZ=250, load 8-18 from other work;
- * perf over 13 s of 32 jobs after a 12 s warm-up, ~8.7 ms of process CPU per run):
- * - Node's main thread 21% (~1.9 ms: fast-check generation ~0.7, build ~1.0, decode ~0.3, judge ~0.5);
- * - executor threads ~30%: ring setup and teardown, TLB shootdowns of munmap/mmap across Node's
- *   threads (a quarter of the executor's samples), page faults on fresh buffers and rings;
- * - SQPOLL kernel threads 22% (~1.9 ms per run): after each wake-up the thread spins for
- *   sq_thread_idle, 1 ms rounded up to a jiffy (4 ms at HZ=250), for the 1 ring in 10 that is SQPOLL;
- * - V8's optimizing compiler 15% (re-optimizing after deopts on the plan objects' many shapes).
- * CPU per run swings with the other work (shootdowns spin while the other vCPU is busy or
- * descheduled): 7-12 ms with 16 jobs here, 2.8 ms in one quiet 10 s window. Two cores at that rate
- * cap the addon near 170-700 runs/s; 1,000/s needs 2 ms per run, about what the SQPOLL spin alone
- * costs at this model's weights under load. 32 jobs cost ~20% more CPU per run than 4-16 (more
- * shootdowns, more preemption): the host figures use 16, the CLI's default. The child target needs
- * ~1.2-1.4x the addon's CPU per run (a runner process per program).
+ * Where a run's time goes on the host (2026-11-28, this 2-vCPU PVM guest, HZ=250; perf at 1 kHz over
+ * 8 s of 16 jobs after a 3 s warm-up, in windows where other work took under 1 ms per run):
+ * - before (9.7 ms of CPU per run, 200 runs/s): executor threads 2.3 ms (ring setup and teardown,
+ *   munmap of buffers and rings: TLB shootdowns, 0.7 ms in all; page faults on fresh buffers), V8's
+ *   optimizing compiler 1.8, SQPOLL kernel threads 1.7, Node's main thread 1.7 (build ~0.5, judge
+ *   ~0.3, fast-check ~0.25, decode ~0.1, GC ~0.1), the child target for process-level programs (1 in
+ *   20: a runner process, forks, an exec of sh and grep) 0.9, creating and ending executor threads 0.5;
+ * - after (7.6-8.9 ms per run, 220-255 runs/s; in-process CPU per run 17% lower in interleaved runs):
+ *   executor threads 1.5-1.9 (buffers in pooled arenas: no mmap, munmap or page fault for them; rings
+ *   closed before io_destroy's grace period), compiler 0.95 (UringReq and StepResult objects of one
+ *   shape each, judgeUring in parts: fewer and smaller recompiles), SQPOLL 1.4-1.5, main thread
+ *   1.4-1.8, child target 0.8-1.0, thread start and exit 0.4-0.5.
+ * What is left is mostly inherent. An SQPOLL thread spins for sq_thread_idle after every wake-up, 1 ms
+ * rounded up to a jiffy (4-8 ms at HZ=250), for the 1 ring in 10 that is SQPOLL. Ring mappings cannot
+ * be pooled or unmapped together (io_uring refuses MAP_FIXED): 3-4 munmaps, each a shootdown, per run.
+ * The in-process fd snapshot (/proc/self/fd and an fstat per open fd, ~100 with 16 jobs) costs ~0.15 ms.
+ * The compiler's share is warm-up: deopts on shapes first seen late go on for ~30 s (the 10 s window
+ * here pays for them), after which it is a few per cent. Over 45 s in a quiet window, before and after:
+ * 274 and 366 runs/s, 5.8 and 4.2 ms of process CPU per run (main thread 1.2 and 0.9).
+ * CPU per run grows with other work on the machine (shootdowns and spinning wait for a busy or
+ * descheduled vCPU): compare figures taken in one window. 32 jobs cost ~20% more CPU per run than
+ * 4-16: the host figures use 16, the CLI's default. 1,000/s needs 2 ms per run on 2 cores: the SQPOLL
+ * spin and the process-level programs alone take more than that at this model's weights.
  *
  * In the VM (TCG) a run takes 85-160 ms: the program's steps 30-60 ms, the rest a fresh runner
  * process per program (fork, exit), ring and context teardown (an RCU grace period, ~50 ms, for a

@@ -107,7 +107,6 @@ type Fail = (title: string, detail: string) => void;
 
 function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[]): void {
   if (plan.uring.length === 0) return;
-  const threadStep = (seq: number, step: number) => all.find((x) => x.seq === seq && x.step === step);
   const fifo = new Map<number, number[]>();
   const submittedAt = new Map<number, { step: number; t0: bigint }>();
   const seen = new Map<number, Seen<Cqe>[]>();
@@ -126,40 +125,8 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
     if (st.kind === 'ringState' && plan.ringKinds[st.ring] === 'smallcq' && s.ring && s.ring.cqOverflow !== 0)
       // FEAT_NODROP (5.5): an overflowing CQ keeps completions in a list; cq_overflow counts only dropped ones
       fail('uring: completions were dropped from an overflowing CQ despite FEAT_NODROP', `ring ${st.ring}: cq_overflow ${s.ring.cqOverflow}`);
-    if (st.kind === 'threadEnter' && st.fork) {
-      // the child ran its steps and _exit(0)ed, and the parent reaped it (this WAIT)
-      if (s.deadline || ret <= 0 || waitStatus(s.ret2).exited !== 0)
-        fail('process: a forked child that submitted did not exit cleanly', `ring ${st.ring}: waitpid ${resName(ret)}, status ${hex(Number(s.ret2))}${s.deadline ? ', deadline' : ''}`);
-      const a = st.aioSubmit && threadStep(st.aioSubmit.seq, st.aioSubmit.step);
-      // SEMANTICS §1.7: fork does not inherit AIO contexts (mm_init_aio: no ioctx table): -EINVAL
-      if (a && Number(a.ret) !== -E.EINVAL) fail("aio: a forked child's io_submit on its parent's context did not fail with -EINVAL", `io_submit returned ${resName(Number(a.ret))}`);
-    }
     if (st.kind === 'threadEnter') {
-      const q = fifo.get(st.ring) ?? [];
-      const rets = st.enters.map((e) => threadStep(e.seq, e.step));
-      if (rets.some((x) => x === undefined)) {
-        fail('program: a thread did not run its io_uring_enter', `ring ${st.ring}: THREADS joined ${ret}`);
-        continue;
-      }
-      const got = rets.map((x) => Number(x!.ret));
-      if (st.single) {
-        // SEMANTICS §3.11: a SINGLE_ISSUER ring takes submissions from its creator only
-        if (got.some((x) => x !== -E.EEXIST))
-          fail(`uring: another ${st.fork ? 'process' : 'thread'} submitted on a SINGLE_ISSUER ring`, `ring ${st.ring}: the ${st.fork ? "child's" : "threads'"} io_uring_enter returned ${got.map(resName).join(', ')}`);
-        continue;
-      }
-      if (st.sqpoll) {
-        // SEMANTICS §3.5: with SQPOLL io_uring_enter returns to_submit; the SQ thread consumes the SQEs
-        if (got.some((x) => x !== st.reqs.length))
-          fail('uring: io_uring_enter on an SQPOLL ring did not return to_submit', `ring ${st.ring}: ${got.map(resName).join(', ')} for ${st.reqs.length}`);
-        for (const id of q.splice(0)) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
-        continue;
-      }
-      // two io_uring_enter calls racing for the same SQEs consume each of them exactly once
-      const sum = got.reduce((a, b) => a + Math.max(0, b), 0);
-      if (got.some((x) => x < 0) || sum !== q.length)
-        fail(st.fork ? "uring: a forked child's io_uring_enter on the inherited ring did not consume its SQEs" : 'uring: concurrent io_uring_enter calls did not consume each SQE exactly once', `ring ${st.ring}: ${got.map(resName).join(' + ')} for ${q.length} valid SQEs`);
-      for (const id of q.splice(0, Math.max(0, Math.min(sum, q.length)))) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
+      judgeThreadEnter(st, s, fifo.get(st.ring) ?? [], submittedAt, all, fail);
       continue;
     }
     if (st.kind === 'queue') {
@@ -213,12 +180,44 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       fail(`uring: ${r.op} completed more than once`, `user_data ${hex(r.userData)} completed ${l.length} times (${l.map((x) => resName(x.c.res)).join(', ')})`);
     else one.set(r.id, l[0]);
   }
+  const cancellers = plan.uring.filter((c) => (c.op === 'ASYNC_CANCEL' || c.op === 'POLL_REMOVE') && submittedAt.has(c.id));
+  const u: UringSeen = { plan, fail, submittedAt, reapedAt, queuedT0, one, moreOf, cancellers };
+  judgeUringResults(u);
+  judgeUringCancels(u);
+  judgeProvided(plan, one, submittedAt, reapedAt, fail);
+  judgeDrains(u);
+
+}
+
+/** What judgeUring gathered from the steps, for the checks of the functions below. */
+interface UringSeen {
+  plan: Plan;
+  fail: Fail;
+  /** Request id → the io_uring_enter (or THREADS/WAIT) step that submitted it. */
+  submittedAt: Map<number, { step: number; t0: bigint }>;
+  /** Request id → the step of its first CQE. */
+  reapedAt: Map<number, number>;
+  /** Request id → when its SQE reached the SQ. */
+  queuedT0: Map<number, bigint>;
+  /** Request id → its one CQE (a multishot poll's final one). */
+  one: Map<number, Seen<Cqe>>;
+  /** Multishot poll id → its F_MORE CQEs. */
+  moreOf: Map<number, number>;
+  /** The submitted ASYNC_CANCELs and POLL_REMOVEs. */
+  cancellers: UringReq[];
+}
+
+// judgeUring's checks come in functions of their own: V8 compiles (and, after a deopt on a rarely
+// seen shape, recompiles) each one alone, not one function of several hundred lines at a time.
+
+/** Each request's one result: in its domain, cancelled only when something could cancel it, slots, timers, cancels. */
+function judgeUringResults(u: UringSeen): void {
+  const { plan, fail, submittedAt, reapedAt, queuedT0, one, cancellers } = u;
   const res = (id: number) => one.get(id)?.c.res;
   const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
   // SEMANTICS §3.11: a request whose submitter (a thread) exited before it was issued is failed from
   // the fallback task-work path: -EFAULT (io_req_task_submit) or -ECANCELED
   const orphaned = (r: UringReq, v: number | undefined) => !!r.byThread && v === -E.EFAULT;
-  const cancellers = plan.uring.filter((c) => (c.op === 'ASYNC_CANCEL' || c.op === 'POLL_REMOVE') && submittedAt.has(c.id));
   // a request ends -ECANCELED (or -EINTR) only when something could cancel it: its link chain, a
   // cancel that matches it (SEMANTICS §3.9, §3.10); nothing in a stream tears a ring down early
   const mayBeCancelled = (r: UringReq) => r.chain !== undefined || !!r.byThread || cancellers.some((c) => couldMatch(c, r));
@@ -295,6 +294,15 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
     }
   }
 
+}
+
+/** Cancels against armed polls and multishot polls, and link chains. */
+function judgeUringCancels(u: UringSeen): void {
+  const { plan, fail, submittedAt, one, moreOf, cancellers } = u;
+  const res = (id: number) => one.get(id)?.c.res;
+  const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
+  const label = (r: UringReq) => `${r.op}${r.cancelMode && r.cancelMode !== 'ud' ? `(${r.cancelMode})` : ''} ${hex(r.userData)}`;
+
   // a poll armed on a pipe nothing has written, issued in SQ order before a cancel that matches it,
   // is found by that cancel and ends -ECANCELED (SEMANTICS §3.13 item 6), unless another cancel could
   // have taken it first
@@ -364,10 +372,11 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
       break;
     }
   }
+}
 
-  judgeProvided(plan, one, submittedAt, reapedAt, fail);
-
-  // IOSQE_IO_DRAIN: started only after every earlier request of its ring completed
+/** IOSQE_IO_DRAIN: started only after every earlier request of its ring completed. */
+function judgeDrains(u: UringSeen): void {
+  const { plan, fail, one } = u;
   for (const r of plan.uring) {
     const g = one.get(r.id);
     // a request failed at prep completes at once, drained or not (io_submit_fail_init, SEMANTICS §3.5)
@@ -379,6 +388,56 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
         fail('uring: drained request completed before an earlier one', `${r.op} ${hex(r.userData)} (IO_DRAIN) before ${e.op} ${hex(e.userData)}`);
     }
   }
+}
+
+/**
+ * A THREADS step (two threads io_uring_enter the SQEs queued before it, `q`) or a forked child's WAIT
+ * (the child entered them). A function of its own, not a branch of judgeUring: programs with threads
+ * are rare, and the first of them to reach a branch V8 optimized judgeUring without threw all of that
+ * big function's optimized code away (a recompile costs more CPU than judging hundreds of runs).
+ */
+function judgeThreadEnter(
+  st: Extract<PlanStep, { kind: 'threadEnter' }>,
+  s: StepResult,
+  q: number[],
+  submittedAt: Map<number, { step: number; t0: bigint }>,
+  all: StepResult[],
+  fail: Fail,
+): void {
+  const threadStep = (seq: number, step: number) => all.find((x) => x.seq === seq && x.step === step);
+  const ret = Number(s.ret);
+  if (st.fork) {
+    // the child ran its steps and _exit(0)ed, and the parent reaped it (this WAIT)
+    if (s.deadline || ret <= 0 || waitStatus(s.ret2).exited !== 0)
+      fail('process: a forked child that submitted did not exit cleanly', `ring ${st.ring}: waitpid ${resName(ret)}, status ${hex(Number(s.ret2))}${s.deadline ? ', deadline' : ''}`);
+    const a = st.aioSubmit && threadStep(st.aioSubmit.seq, st.aioSubmit.step);
+    // SEMANTICS §1.7: fork does not inherit AIO contexts (mm_init_aio: no ioctx table): -EINVAL
+    if (a && Number(a.ret) !== -E.EINVAL) fail("aio: a forked child's io_submit on its parent's context did not fail with -EINVAL", `io_submit returned ${resName(Number(a.ret))}`);
+  }
+  const rets = st.enters.map((e) => threadStep(e.seq, e.step));
+  if (rets.some((x) => x === undefined)) {
+    fail('program: a thread did not run its io_uring_enter', `ring ${st.ring}: THREADS joined ${ret}`);
+    return;
+  }
+  const got = rets.map((x) => Number(x!.ret));
+  if (st.single) {
+    // SEMANTICS §3.11: a SINGLE_ISSUER ring takes submissions from its creator only
+    if (got.some((x) => x !== -E.EEXIST))
+      fail(`uring: another ${st.fork ? 'process' : 'thread'} submitted on a SINGLE_ISSUER ring`, `ring ${st.ring}: the ${st.fork ? "child's" : "threads'"} io_uring_enter returned ${got.map(resName).join(', ')}`);
+    return;
+  }
+  if (st.sqpoll) {
+    // SEMANTICS §3.5: with SQPOLL io_uring_enter returns to_submit; the SQ thread consumes the SQEs
+    if (got.some((x) => x !== st.reqs.length))
+      fail('uring: io_uring_enter on an SQPOLL ring did not return to_submit', `ring ${st.ring}: ${got.map(resName).join(', ')} for ${st.reqs.length}`);
+    for (const id of q.splice(0)) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
+    return;
+  }
+  // two io_uring_enter calls racing for the same SQEs consume each of them exactly once
+  const sum = got.reduce((a, b) => a + Math.max(0, b), 0);
+  if (got.some((x) => x < 0) || sum !== q.length)
+    fail(st.fork ? "uring: a forked child's io_uring_enter on the inherited ring did not consume its SQEs" : 'uring: concurrent io_uring_enter calls did not consume each SQE exactly once', `ring ${st.ring}: ${got.map(resName).join(' + ')} for ${q.length} valid SQEs`);
+  for (const id of q.splice(0, Math.max(0, Math.min(sum, q.length)))) submittedAt.set(id, { step: s.step, t0: s.t0Ns });
 }
 
 /**

@@ -110,6 +110,7 @@ struct prog {
 	uint64_t deadline; // absolute CLOCK_MONOTONIC ns
 	uint8_t *mem;
 	size_t memsz;
+	uint8_t *arena; // in-process: the pooled arena mem lies in (arena_get), or NULL
 	uint8_t *buf[MAX_BUFS];
 	uint32_t bsz[MAX_BUFS], balign[MAX_BUFS];
 	int64_t fd[MAX_FDS], pid[MAX_PIDS];
@@ -542,6 +543,53 @@ static int check(struct prog *g, char *e)
 
 // ---- buffers -----------------------------------------------------------------------------
 
+// In-process, a program's buffers (when none is page-aligned, as in every fuzz program) live in a
+// pooled arena instead of a mapping of their own: an munmap in Node's many-threaded process is a
+// TLB shootdown (an IPI to the other CPU), and the fresh pages of a new mapping fault in one by
+// one. An arena is ARENA_SIZE bytes ending in a guard page that stays in place; the buffers are
+// laid out as alloc_bufs always does and placed so that their guard page is the arena's, and are
+// zeroed with memset on reuse. Released arenas queue up and are reused only after ARENA_REST
+// others were released, as freed buffers were parked before (see free_bufs): a request io-wq
+// still runs after its program ended writes into memory no program uses. (Ring mappings cannot
+// be pooled or batched the same way: io_uring refuses MAP_FIXED, io_uring_get_unmapped_area.)
+#define ARENA_SIZE (256 << 10) // including the guard page
+#define ARENA_REST 8
+#define ARENA_POOL 64
+static uint8_t *arena_q[ARENA_POOL];
+static unsigned arena_head, arena_n;
+static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint8_t *arena_get(void)
+{
+	uint8_t *a = NULL;
+	pthread_mutex_lock(&arena_mu);
+	if (arena_n > ARENA_REST) {
+		a = arena_q[arena_head];
+		arena_head = (arena_head + 1) % ARENA_POOL;
+		arena_n--;
+	}
+	pthread_mutex_unlock(&arena_mu);
+	if (a) return a;
+	a = mmap(NULL, ARENA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED) return NULL;
+	if (mprotect(a + ARENA_SIZE - PAGE, PAGE, PROT_NONE)) {
+		munmap(a, ARENA_SIZE);
+		return NULL;
+	}
+	return a;
+}
+
+static void arena_put(uint8_t *a)
+{
+	pthread_mutex_lock(&arena_mu);
+	if (arena_n < ARENA_POOL) {
+		arena_q[(arena_head + arena_n++) % ARENA_POOL] = a;
+		a = NULL;
+	}
+	pthread_mutex_unlock(&arena_mu);
+	if (a) munmap(a, ARENA_SIZE);
+}
+
 // Page-aligned buffers come first, each page-rounded and followed by a guard page; the others
 // share an arena that ends in a guard page too.
 static int alloc_bufs(struct prog *g, char *e)
@@ -561,6 +609,14 @@ static int alloc_bufs(struct prog *g, char *e)
 			total += g->bsz[b];
 		}
 	total = (total + PAGE - 1) / PAGE * PAGE + PAGE;
+	if (g->mode == KX_INPROC && arena == 0 && total > PAGE && total <= ARENA_SIZE && (g->arena = arena_get())) {
+		// the same layout, placed so that its guard page is the arena's
+		g->mem = g->arena + ARENA_SIZE - total;
+		g->memsz = total;
+		memset(g->mem, 0, total - PAGE);
+		for (uint32_t b = 0; b < g->nbufs; b++) g->buf[b] = g->mem + off[b];
+		return 0;
+	}
 	g->mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (g->mem == MAP_FAILED) {
 		g->mem = NULL;
@@ -588,6 +644,10 @@ static pthread_mutex_t parked_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void free_bufs(struct prog *g)
 {
+	if (g->arena) {
+		arena_put(g->arena);
+		return;
+	}
 	if (!g->mem) return;
 	if (g->mode != KX_INPROC || !g->used_async ||
 	    (g->memsz > PARK_AS_IS &&
@@ -1575,6 +1635,13 @@ static void teardown(struct prog *g)
 			kx_sys(SYS_kill, g->pid[k], SIGKILL, 0, 0, 0, 0);
 			wait_until(t, (pid_t)g->pid[k], &st, now_ns() + 1000 * MS);
 		}
+	// Rings before AIO contexts: io_destroy sleeps for a grace period, and an SQPOLL ring's kernel
+	// thread would spin through its idle time meanwhile (a jiffy or two per wake-up) instead of stopping.
+	for (uint32_t k = 0; k < MAX_RINGS; k++)
+		if (g->ring[k].used) {
+			if (!g->ring[k].regidx && !g->ring[k].fd_closed) closed[nclosed++] = (int)g->ring[k].fd;
+			ring_close(&g->ring[k], NULL);
+		}
 	// io_destroy waits for in-flight iocbs and for RCU grace periods (~35 ms on the host, ~50 under
 	// TCG): contexts past the first are destroyed side by side on threads of their own, so the
 	// program waits that long once, not once per context. A runner exits next instead, and exit_aio
@@ -1596,11 +1663,6 @@ static void teardown(struct prog *g)
 	if (first >= 0) destroy_ctx((void *)(uintptr_t)g->ctx[first]);
 	for (int k = 0; k < nth; k++) pthread_join(th[k], NULL);
 	pthread_attr_destroy(&at);
-	for (uint32_t k = 0; k < MAX_RINGS; k++)
-		if (g->ring[k].used) {
-			if (!g->ring[k].regidx && !g->ring[k].fd_closed) closed[nclosed++] = (int)g->ring[k].fd;
-			ring_close(&g->ring[k], NULL);
-		}
 	for (uint32_t k = 0; k < MAX_FDS; k++)
 		if (may_close(g, k)) { // never twice
 			int dup = 0;

@@ -115,6 +115,45 @@ function i64(b: Buffer, o: number): bigint {
   return hi >= -0x200000 && hi < 0x200000 ? BigInt(hi * 0x100000000 + b.readUInt32LE(o)) : b.readBigInt64LE(o);
 }
 
+/**
+ * A StepResult with every field present (the optional ones undefined), always in the same order: one
+ * hidden class for all of them keeps the oracle's property loads monomorphic (fields added later in
+ * whatever order a trace's records came made a shape per combination).
+ */
+function stepResult(
+  seq: number,
+  step: number,
+  proc: number,
+  ret: bigint,
+  errno: number,
+  deadline: boolean,
+  refused: boolean,
+  t0Ns: bigint,
+  t1Ns: bigint,
+  ret2: bigint,
+): StepResult {
+  return {
+    seq,
+    step,
+    proc,
+    ret,
+    errno,
+    deadline,
+    refused,
+    t0Ns,
+    t1Ns,
+    ret2,
+    cqes: [],
+    events: [],
+    digest: undefined,
+    dump: undefined,
+    verify: undefined,
+    ring: undefined,
+    error: undefined,
+    kcov: undefined,
+  };
+}
+
 /** Decode trace bytes. */
 export function decodeTrace(b: Buffer): Trace {
   if (b.length < TRACE_HEADER) throw new TraceFormatError(`trace of ${b.length} bytes is shorter than its header`);
@@ -133,12 +172,12 @@ export function decodeTrace(b: Buffer): Trace {
   const steps: StepResult[] = [];
   // completion and data records may come before or after the STEP record of their step
   const byKey = new Map<number, StepResult>();
-  const pending = new Map<number, Partial<StepResult> & { cqes: Cqe[]; events: IoEvent[] }>();
+  const pending = new Map<number, StepResult>();
   // a number key (proc, seq, step: 16 bits each) keeps decoding of 10,000-CQE traces cheap
   const keyOf = (seq: number, step: number, proc: number) => proc * 2 ** 32 + seq * 2 ** 16 + step;
   const acc = (k: number) => {
     let a = pending.get(k);
-    if (!a) pending.set(k, (a = { cqes: [], events: [] }));
+    if (!a) pending.set(k, (a = stepResult(0, 0, 0, -1n, 0, false, false, 0n, 0n, 0n)));
     return a;
   };
   for (let r = 0; r < nrecords; r++) {
@@ -154,20 +193,18 @@ export function decodeTrace(b: Buffer): Trace {
     switch (type) {
       case Rec.STEP: {
         const flags = b.readUInt32LE(p + 12);
-        const st: StepResult = {
+        const st = stepResult(
           seq,
           step,
           proc,
-          ret: i64(b, p),
-          errno: b.readInt32LE(p + 8),
-          deadline: (flags & StepResultFlag.DEADLINE) !== 0,
-          refused: (flags & StepResultFlag.REFUSED) !== 0,
-          t0Ns: u64(b, p + 16),
-          t1Ns: u64(b, p + 24),
-          ret2: i64(b, p + 32),
-          cqes: [],
-          events: [],
-        };
+          i64(b, p),
+          b.readInt32LE(p + 8),
+          (flags & StepResultFlag.DEADLINE) !== 0,
+          (flags & StepResultFlag.REFUSED) !== 0,
+          u64(b, p + 16),
+          u64(b, p + 24),
+          i64(b, p + 32),
+        );
         steps.push(st);
         byKey.set(k, st);
         break;
@@ -250,12 +287,22 @@ export function decodeTrace(b: Buffer): Trace {
   for (const [k, a] of pending) {
     const st = byKey.get(k);
     if (st) {
-      Object.assign(st, a);
+      // field by field (not Object.assign): every StepResult keeps the one shape stepResult gave it
+      st.cqes = a.cqes;
+      st.events = a.events;
+      st.digest = a.digest;
+      st.dump = a.dump;
+      st.verify = a.verify;
+      st.ring = a.ring;
+      st.error = a.error;
+      st.kcov = a.kcov;
       continue;
     }
     // a step that could not run (ERROR) has no STEP record
-    const [proc, seq, step] = [Math.floor(k / 2 ** 32), Math.floor(k / 2 ** 16) % 2 ** 16, k % 2 ** 16];
-    steps.push({ seq, step, proc, ret: -1n, errno: 0, deadline: false, refused: false, t0Ns: 0n, t1Ns: 0n, ret2: 0n, ...a });
+    a.proc = Math.floor(k / 2 ** 32);
+    a.seq = Math.floor(k / 2 ** 16) % 2 ** 16;
+    a.step = k % 2 ** 16;
+    steps.push(a);
   }
   return { status, exitStatus, message, steps };
 }
