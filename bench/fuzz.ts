@@ -95,6 +95,8 @@ async function measure(
   runsPerSec: number;
   runs: number;
   failures: number;
+  /** Each finding: title and detail (a finding in a benchmark is worth reading). */
+  findings: string[];
   mainMsPerRun: number;
   processMsPerRun: number;
   treeMsPerRun: number;
@@ -120,6 +122,7 @@ async function measure(
     runsPerSec: Math.round(s.runsPerSec * 10) / 10,
     runs: s.runs,
     failures: s.failures,
+    findings: s.findings.map((f) => `${f.title}: ${f.detail}`),
     mainMsPerRun: per(mainThreadCpuMs() - main0),
     processMsPerRun: per((cpu.user + cpu.system) / 1000),
     // fuzz() closed the targets: their child processes have been waited for
@@ -186,6 +189,7 @@ export async function benchFuzz(log: (s: string) => void, args: string[] = []): 
         `(${out.addon_cpu_saving_over_child}x less)`,
     );
     out.findings = one.failures + many.failures + child.failures;
+    for (const f of [...one.findings, ...many.findings, ...child.findings]) log(`  finding: ${f}`);
     out.load_average_1m = Math.round(os.loadavg()[0] * 10) / 10;
     if (!args.includes('host')) {
       const kernel = await resolveKernel('debian:6.12', { log });
@@ -211,6 +215,7 @@ export async function benchFuzz(log: (s: string) => void, args: string[] = []): 
             out.findings += r.failures;
             const what = `debian:6.12 VM, ${cpus} vCPU (slowdown ${out[`vm_${cpus}cpu_slowdown`]}x), ${procs} in flight`;
             log(`${what}: ${r.runsPerSec} runs/s (${r.runs} runs, ${r.failures} findings)`);
+            for (const f of r.findings) log(`  finding: ${f}`);
             log(`  per run: ${out[`${key}_round_trip_ms`]} ms round trip, of which the program's steps ${out[`${key}_guest_steps_ms`]} ms in the guest`);
           }
         } finally {
