@@ -33,7 +33,7 @@ import { encodeStruct, place, placeAll, RawStruct } from '../src/program/struct'
 import { pipe2, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
 import { EXEC_CODE, EXIT_CODE, SHELL } from '../src/oracle/exit';
 import { enter, reap, reapUntilTotal, RingHandle, setupRing, sqe, submit } from '../src/program/uring';
-import { DRAIN_AFTER_INIT_FAILURE, RSRC_QUIESCE_DEFER_TASKRUN } from '../src/suite/known-bugs';
+import { DRAIN_AFTER_INIT_FAILURE, POLL_REMOVE_IOWQ_STALL, RSRC_QUIESCE_DEFER_TASKRUN } from '../src/suite/known-bugs';
 import {
   AioOpKind,
   AioReqModel,
@@ -259,13 +259,20 @@ export interface BuildContext {
    * DEFER_TASKRUN ring with a request in flight sleeps until a signal, so such rings get no unregister.
    */
   avoidRsrcQuiesceDeferTaskrun?: boolean;
+  /**
+   * The kernel has the known POLL_REMOVE bug (POLL_REMOVE_IOWQ_STALL): one issued by io-wq leaves the removed poll's
+   * CQE unposted until a later submission. A chain member may be (it runs where its predecessor completed: io-wq
+   * after an FSYNC), so a POLL_REMOVE inside a chain is sent as the ASYNC_CANCEL of the same user_data (unaffected).
+   */
+  avoidPollRemoveOnIowq?: boolean;
 }
 
 /** The {@link BuildContext} fields that steer around known bugs of kernel release `kernel`. */
-export function knownBugAvoidance(kernel: string): Pick<BuildContext, 'avoidDrainAfterPrepFailure' | 'avoidRsrcQuiesceDeferTaskrun'> {
+export function knownBugAvoidance(kernel: string): Pick<BuildContext, 'avoidDrainAfterPrepFailure' | 'avoidRsrcQuiesceDeferTaskrun' | 'avoidPollRemoveOnIowq'> {
   return {
     ...(DRAIN_AFTER_INIT_FAILURE.releases.test(kernel) ? { avoidDrainAfterPrepFailure: true } : {}),
     ...(RSRC_QUIESCE_DEFER_TASKRUN.releases.test(kernel) ? { avoidRsrcQuiesceDeferTaskrun: true } : {}),
+    ...(POLL_REMOVE_IOWQ_STALL.releases.test(kernel) ? { avoidPollRemoveOnIowq: true } : {}),
   };
 }
 
@@ -537,6 +544,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
         let op = r.op;
         // LINK_TIMEOUT must directly follow a linked request, and never another LINK_TIMEOUT
         if (op === 'LINK_TIMEOUT' && !(prev && prev.link !== 0 && prev.op !== 'LINK_TIMEOUT')) op = 'NOP';
+        if (op === 'POLL_REMOVE' && ctx.avoidPollRemoveOnIowq && prev && prev.link !== 0) op = 'ASYNC_CANCEL';
         const last = i === chunk.length - 1;
         const link: 0 | 1 | 2 = last || op === 'LINK_TIMEOUT' ? 0 : r.link;
         const inChain = (prev !== undefined && prev.link !== 0) || link !== 0;
@@ -655,7 +663,8 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
               raw = sqe({ opcode: 'POLL_REMOVE', addr: req.cancelUd, user_data: ud, flags });
               break;
             }
-            const mode = (req.cancelMode = CANCEL_MODES[r.cancel ?? 0] ?? 'ud');
+            // a POLL_REMOVE turned into an ASYNC_CANCEL (avoidPollRemoveOnIowq) keeps its by-user_data search
+            const mode = (req.cancelMode = r.op === 'POLL_REMOVE' ? 'ud' : (CANCEL_MODES[r.cancel ?? 0] ?? 'ud'));
             let fd: Fd | number = 0;
             if (mode === 'fd' || mode === 'fdAll') {
               // the polled pipe's read end (every other choice, when there is a pipe) or a scratch file

@@ -64,6 +64,35 @@ describe('fuzz: known kernel bugs are steered around, not found again', () => {
     expect(unregisters(knownBugAvoidance('6.12.117')), 'both elsewhere').to.deep.equal([0, 1]);
   });
 
+  it('on 6.1 (a POLL_REMOVE run by io-wq stalls the poll\'s CQE) a POLL_REMOVE inside a chain is sent as ASYNC_CANCEL', () => {
+    expect(knownBugAvoidance('6.1.0-56-amd64')).to.deep.include({ avoidPollRemoveOnIowq: true });
+    for (const k of ['6.12.117+deb12-amd64', '6.18.44']) expect(knownBugAvoidance(k), k).not.to.have.property('avoidPollRemoveOnIowq');
+    // the finding's shape: a poll, then [NOP → FSYNC (forced to io-wq) → POLL_REMOVE of the poll], then a lone POLL_REMOVE
+    const m: StreamModel = {
+      rings: [8],
+      kinds: [RING_KINDS.indexOf('defer')],
+      ctxs: 0,
+      files: 1,
+      steps: [
+        { kind: 'submit', ring: 0, reqs: [req('POLL_ADD')] },
+        { kind: 'submit', ring: 0, reqs: [req('NOP', { link: 1 }), req('FSYNC', { link: 2 }), req('POLL_REMOVE', { target: 2, cancel: 3 })] },
+        { kind: 'submit', ring: 0, reqs: [req('POLL_REMOVE', { target: 3 })] },
+      ],
+    };
+    const removers = (o: object) =>
+      buildStream(m, { dir: '/tmp', ...o })
+        .plan.uring.filter((r) => r.op === 'POLL_REMOVE' || r.op === 'ASYNC_CANCEL')
+        .map((r) => [r.op, r.cancelMode ?? '', r.cancelReq]);
+    expect(removers(knownBugAvoidance('6.1.0-56-amd64')), 'the chained one by user_data, the lone one kept').to.deep.equal([
+      ['ASYNC_CANCEL', 'ud', 0],
+      ['POLL_REMOVE', '', 0],
+    ]);
+    expect(removers(knownBugAvoidance('6.12.117')), 'both kept elsewhere').to.deep.equal([
+      ['POLL_REMOVE', '', 0],
+      ['POLL_REMOVE', '', 0],
+    ]);
+  });
+
   it('elsewhere the model is built as it is', () => {
     expect(knownBugAvoidance('6.18.44')).to.deep.equal({});
     expect(drained(knownBugAvoidance('6.18.44'))).to.deep.equal([0, 1]);

@@ -37,3 +37,14 @@ export const RSRC_QUIESCE_DEFER_TASKRUN: KnownBug = {
   releases: /^6\.1\.\d/,
   what: 'IORING_UNREGISTER_* on a DEFER_TASKRUN ring sleeps without running its task work (docs/KERNEL-NOTES.md)',
 };
+
+/**
+ * IORING_OP_POLL_REMOVE issued by an io-wq worker (IOSQE_ASYNC, or a link after an FSYNC) on 6.1: the removed
+ * POLL_ADD's -ECANCELED CQE is queued on the submit-side completion batch, which only a later submission flushes,
+ * so it never comes by itself (measured on debian 6.1.0-56, plain and DEFER_TASKRUN rings; 6.12.117 and the host's
+ * 6.18.44 post it at once). Mainline fixed it with 5e3afe580a9f "io_uring: fix poll_remove stalled req completion".
+ */
+export const POLL_REMOVE_IOWQ_STALL: KnownBug = {
+  releases: /^6\.1\.\d/,
+  what: 'a POLL_REMOVE run by io-wq leaves the removed poll unposted until the next submission (docs/KERNEL-NOTES.md)',
+};
