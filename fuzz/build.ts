@@ -454,6 +454,9 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
   };
   // registered-file tables: slot k holds file k % files, or nothing
   const tables = rings.map(() => ({ exists: false, full: [] as (boolean | undefined)[] }));
+  // slots a FILES_UPDATE op may still change at some later time (io-wq, behind a link or a timeout): what
+  // later steps put there is not what a later request finds, whatever its order in the program
+  const lateSlots = rings.map(() => new Set<number>());
   const registerTable = (r: number, full: (boolean | undefined)[], mark: boolean) => {
     const fds = fdTable(full.map((f, k) => (f ? files[k % plan.files] : undefined)));
     const ref = s.syscall(SYSCALLS.io_uring_register, [arg.ring(rings[r].ring), REGISTER.FILES.value, arg.buf(fds), full.length]);
@@ -584,7 +587,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
               // the slot's file is the one it always holds when full
               const slot = r.file % FIXED_SLOTS;
               req.slot = slot;
-              req.slotFull = tables[ringIdx].exists && tables[ringIdx].full[slot];
+              req.slotFull = lateSlots[ringIdx].has(slot) ? undefined : tables[ringIdx].exists && tables[ringIdx].full[slot];
               req.file = slot % plan.files;
               fd = slot;
               flags |= FIXED_FILE;
@@ -631,6 +634,7 @@ export function buildStream(m: StreamModel, ctx: BuildContext): Built {
             // the batch, above) fails the whole chain -ECANCELED first, and the update never runs
             const chainMayFail = link !== 0 && mayFailPrep(chunk[chunk.length - 1]);
             if (t.exists) t.full[slot] = issuedNow && !chainMayFail ? req.fill : undefined;
+            if (!issuedNow) lateSlots[ringIdx].add(slot);
             break;
           }
           case 'PROVIDE_BUFFERS':
