@@ -530,7 +530,7 @@ function judgeDeparture(st: Extract<PlanStep, { kind: 'depart' }>, s: StepResult
 /**
  * Could cancel request `c` match request `r` (SEMANTICS §3.9)? By user_data; ANY: every other
  * request of the ring; by fd: requests on that file (timeouts never), and for the pipe only polls
- * armed on the pipe the fd named (when `c` may run later than its enter, either pipe).
+ * armed on the pipe the fd named (when `c` or the poll may run later than its enter, either pipe).
  */
 function couldMatch(c: UringReq, r: UringReq): boolean {
   if (c.ring !== r.ring || c.id === r.id) return false;
@@ -543,7 +543,9 @@ function couldMatch(c: UringReq, r: UringReq): boolean {
       return true;
     case 'fd':
     case 'fdAll':
-      if (c.cancelFile === -1) return r.op === 'POLL_ADD' && (!c.inline || r.pipeGen === c.pipeGen);
+      // a poll issued later than its enter (behind a link, or as DEFER_TASKRUN task work) looks the pipe fd up then:
+      // after a dupPipe it may be armed on either pipe, as may a cancel issued later
+      if (c.cancelFile === -1) return r.op === 'POLL_ADD' && (!c.inline || !r.inline || r.pipeGen === c.pipeGen);
       return (r.op === 'READ' || r.op === 'WRITE' || r.op === 'FSYNC' || r.op === 'READ_FIXED' || r.op === 'WRITE_FIXED') && r.file === c.cancelFile;
   }
 }

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildStream } from '../fuzz/build';
+import { buildStream, knownBugAvoidance } from '../fuzz/build';
 import { Corpus, readCorpus } from '../fuzz/corpus';
 import { FAULTS } from '../fuzz/faults';
 import { findingCount } from '../fuzz/failures';
@@ -173,6 +173,49 @@ describe('fuzz', function () {
     const [late, now] = b.plan.uring.filter((r) => r.op === 'FILES_UPDATE');
     expect([late.inline, late.fill, now.inline, now.fill], 'a late emptying update, then an inline filling one').to.deep.equal([false, false, true, true]);
     expect(b.plan.uring.find((r) => r.op === 'WRITE')!.slotFull, 'slot 0 may be either').to.equal(undefined);
+  });
+
+  it('lets a cancel by the pipe fd find a chained poll armed after a dupPipe (the poll looks its fd up when issued)', async () => {
+    // found by kasync fuzz on debian:6.12 (reduced): [PROVIDE_BUFFERS -> POLL_ADD] on a DEFER_TASKRUN ring, dupPipe, a
+    // reap (the linked poll is issued then, as task work, on the pipe the fd names by now), ASYNC_CANCEL(fdAll) of the
+    // pipe fd: 6.12 cancels the poll (res 1, poll -ECANCELED); 6.18 and 6.1 let it fire first. Both are legal
+    const model: StreamModel = {
+      rings: [4], ctxs: 0, files: 1, kinds: [2, 0], threads: false,
+      steps: [
+        { kind: 'submit', ring: 0, reqs: [
+          {op: 'FILES_UPDATE', link: 1, drain: true, file: 0, at: 295, words: 34, target: 0, count: 0, ms: 2, fixed: false, cancel: 1, select: true, alias: false},
+          {op: 'POLL_REMOVE', link: 1, drain: true, file: 1, at: 506, words: 26, target: 6, count: 0, ms: 0, fixed: false, cancel: 4, select: false, alias: true},
+        ] },
+        { kind: 'submit', ring: 0, reqs: [
+          {op: 'PROVIDE_BUFFERS', link: 1, drain: false, file: 1, at: 412, words: 1, target: 1, count: 0, ms: 1, fixed: false, cancel: 1, select: false, alias: false},
+          {op: 'POLL_ADD', link: 1, drain: false, file: 0, at: 161, words: 60, target: 0, count: 1, ms: 0, fixed: false, cancel: 2, select: false, alias: true},
+        ] },
+        {kind: 'dupPipe'},
+        {kind: 'reap', ring: 0, want: 4, waitMs: 0},
+        { kind: 'submit', ring: 0, reqs: [
+          {op: 'READ_FIXED', link: 2, drain: false, file: 1, at: 406, words: 12, target: 6, count: 0, ms: 1, fixed: true, cancel: 1, select: true, alias: false},
+          {op: 'ASYNC_CANCEL', link: 0, drain: true, file: 2, at: 150, words: 59, target: 0, count: 0, ms: 0, fixed: true, cancel: 4, select: true, alias: true},
+        ] },
+      ],
+    };
+    // built as for 6.12 (no drain on a ring with READ_FIXED), so the cancel is issued inside its enter
+    const b = buildStream(model, { dir: tmp, ...knownBugAvoidance('6.12.117') });
+    const poll = b.plan.uring.find((r) => r.op === 'POLL_ADD')!;
+    const cancel = b.plan.uring.find((r) => r.op === 'ASYNC_CANCEL')!;
+    expect([poll.inline, cancel.inline, cancel.cancelMode, cancel.cancelFile, poll.pipeGen, cancel.pipeGen]).to.deep.equal([false, true, 'fdAll', -1, 0, 1]);
+    const t = new LocalTarget();
+    try {
+      const v = await t.run(b.program);
+      expect(judge(b.plan, v.trace), 'as this kernel ran it').to.deep.equal([]);
+      // as 6.12 ran it: the cancel found the poll
+      for (const c of v.trace.steps.flatMap((s) => s.cqes)) {
+        if (Number(c.userData) === cancel.userData) c.res = 1;
+        if (Number(c.userData) === poll.userData) c.res = -errno.ECANCELED;
+      }
+      expect(judge(b.plan, v.trace), "as 6.12 ran it").to.deep.equal([]);
+    } finally {
+      await t.close();
+    }
   });
 
   it('holds fixed files, cancels by fd, cancelled results and an overflowing CQ to their rules (SEMANTICS §3.4, §3.9)', async () => {
