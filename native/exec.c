@@ -844,7 +844,9 @@ static long aio_wait_rest(struct thr *t, const uint64_t a[6], long r, uint64_t t
 		const struct timespec *ts = (const struct timespec *)(uintptr_t)a[4];
 		end = umin(end, t0 + (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec);
 	}
-	while ((r >= 0 || r == -EINTR) && got < min && got < nr) {
+	// also once more after an -EINTR with nothing in hand when min_nr is 0 (post 7 with nothing owed): the
+	// syscall turns "no events" into -EINTR while io_uring task work is pending (fs/aio.c io_getevents)
+	while (got < nr && (((r >= 0 || r == -EINTR) && got < min) || (r == -EINTR && got == 0))) {
 		uint64_t now = now_ns();
 		if (now >= end) break;
 		struct timespec rest = {(time_t)((end - now) / 1000000000ull), (long)((end - now) % 1000000000ull)};

@@ -361,7 +361,9 @@ static long aio_wait_rest(struct thr *t, struct res *o, const long a[6], long r)
 		const struct timespec *ts = (const struct timespec *)a[4];
 		end = umin(end, o->t0 + (uint64_t)ts->tv_sec * 1000000000ull + (uint64_t)ts->tv_nsec);
 	}
-	while ((r >= 0 || r == -EINTR) && got < a[1] && got < a[2]) {
+	// once more after an -EINTR with nothing in hand even when min_nr is 0 (io_getevents turns "no events"
+	// into -EINTR while io_uring task work is pending)
+	while (got < a[2] && (((r >= 0 || r == -EINTR) && got < a[1]) || (r == -EINTR && got == 0))) {
 		uint64_t now = now_ns();
 		if (now >= end) break;
 		struct timespec rest = {(time_t)((end - now) / 1000000000ull), (long)((end - now) % 1000000000ull)};
