@@ -29,13 +29,16 @@
  * 4-16: the host figures use 16, the CLI's default. 1,000/s needs 2 ms per run on 2 cores: the SQPOLL
  * spin and the process-level programs alone take more than that at this model's weights.
  *
- * In the VM (TCG) a run takes 85-160 ms: the program's steps 30-60 ms, the rest a fresh runner
- * process per program (fork, exit), ring and context teardown (an RCU grace period, ~50 ms, for a
- * program with AIO contexts) and the virtio-serial round trip (1-6 ms). With 2 vCPUs on 2 loaded host
- * cores every IPI, TLB shootdown and grace period waits for the other vCPU's qemu thread: 1 vCPU ran
- * the same fuzzing 1.4-2.7x faster (27 runs/s, 34 ms a run, against 10 runs/s at load 9). 100/s
- * needs 10 ms per run; an empty program's round trip is already 4 ms (1 vCPU) to 18 ms (2 vCPUs),
- * an io_setup + io_destroy one 27 ms (1 vCPU).
+ * In the VM (TCG), one program at a time, a run takes 33-39 ms end to end, of which the program's steps
+ * are 8-9 ms in the guest: the rest is a fresh runner process per program (fork, exit), ring and context
+ * teardown (an RCU grace period for a program with AIO contexts), the virtio-serial round trip and the
+ * host's generate/build/judge. Most of that is waiting, not work: with 8 programs in flight
+ * (`kasync fuzz --procs`, the default; tagged frames, each program in its own runner) the same VM ran
+ * 3.4-4.2x as many (2026-11-28, debian:6.12, 2 vCPUs, 20-step programs, quiet machine: 101 runs/s in a
+ * 30 s bench, 104-118 runs/s in 40 s runs; 22-28 runs/s one at a time), with qemu at ~115% of the 200% its two
+ * vCPU threads could use. 12 in flight gave 101-128 runs/s: the default stays 8, as waits are stretched by
+ * programs per vCPU (fuzz/build.ts `share`). 1 vCPU with 8 in flight: 67-71 runs/s (CPU-bound). Under load
+ * from other work the VM figures drop 20-40%.
  */
 import * as fs from 'fs';
 import * as os from 'os';
