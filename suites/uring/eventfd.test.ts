@@ -2,10 +2,11 @@
  * IORING_REGISTER_EVENTFD (5.2), EVENTFD_ASYNC (5.6) and UNREGISTER_EVENTFD: an eventfd the kernel signals
  * when it posts CQEs, muted by IORING_CQ_EVENTFD_DISABLED (5.8) in the CQ ring's flags. Man io_uring_register(2):
  * the count is no CQE count (several CQEs may signal once), only "a CQE was posted"; so each check reads the
- * eventfd without blocking and asks whether it was signalled at all.
+ * eventfd without blocking and asks whether it was signalled at all (a signal an io-wq worker owes is polled for first).
  */
 import { expect } from 'chai';
-import { CQ_FLAG, EFD, errno, IO_URING_PARAMS_LAYOUT, IOSQE, REGISTER, SYSCALLS } from '../../src/abi';
+import { CQ_FLAG, EFD, errno, IO_URING_PARAMS_LAYOUT, IOSQE, POLL_EV, POLLFD_LAYOUT, REGISTER, SYSCALLS } from '../../src/abi';
+import { encodeStruct, place } from '../../src/program/struct';
 import { arg, Fd, Program, Sequence, StepRef } from '../../src/program/builder';
 import { pipe2 } from '../../src/program/sys';
 import type { TraceView } from '../../src/program/trace';
@@ -30,6 +31,16 @@ function drain(s: Sequence, fd: Fd): (v: TraceView) => number {
     const r = v.ret(read);
     return r === 8 ? Number(v.step(dump).dump!.readBigUInt64LE(0)) : r;
   };
+}
+
+/**
+ * poll(2) for the eventfd to become readable, up to `ms`: a completion an io-wq worker posts can be reaped before
+ * the worker signals the eventfd (the CQ tail is committed first), so a signal that must come is waited for.
+ */
+function awaitSignal(s: Sequence, fd: Fd, ms = 2000): void {
+  const pfd = s.program.buf(POLLFD_LAYOUT.size);
+  place(s, pfd, 0, encodeStruct(POLLFD_LAYOUT, { fd: arg.fd(fd), events: POLL_EV.IN.value }));
+  s.syscall(SYSCALLS.poll, [arg.buf(pfd), 1, ms]);
 }
 
 /** io_uring_register(ring, op, &fd, 1) for EVENTFD / EVENTFD_ASYNC; UNREGISTER_EVENTFD takes no argument. */
@@ -121,6 +132,7 @@ conformance(
     const inline = drain(s, efd.fd);
     // IOSQE_ASYNC sends the NOP to an io-wq worker, so it completes out of line
     u.run({ opcode: 'NOP', flags: IOSQE.ASYNC.value });
+    awaitSignal(s, efd.fd);
     const punted = drain(s, efd.fd);
     const v = await target.run(p);
     requireSetup(v, [{ what: 'eventfd2', step: efd.step }]);
