@@ -3,6 +3,7 @@ import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
 import { attributeReports, classifyHang, parseReports, ReportKind } from '../src/vm/console';
+import { bootFailure } from '../src/vm/qemu';
 
 /** fixtures/ sits at the repository root; tests run from dist/test/. */
 const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures', 'console');
@@ -125,6 +126,14 @@ describe('console: kernel report parser', () => {
     expect(report.text).to.include('RIP: 0010:splat_warn');
     expect(report.text).not.to.include('kasync_splat: warn done');
     expect(report.text.split('\n')).to.have.length(report.end - report.start);
+  });
+
+  it('a boot that fails is titled by its panic, with the reports before it named after it', () => {
+    // a WARNING on the way up (a rare oops under TCG), then the panic that ended the boot
+    const text = fixture('6.12-warn.txt') + '[   10.000001] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n';
+    const why = bootFailure(text, 'qemu exited (status 0)');
+    expect(why).to.match(/^kernel panic: VFS: Unable to mount root fs on unknown-block\(0,0\) \(qemu exited \(status 0\); before it: WARNING in /);
+    expect(bootFailure('no reports here\n', 'no agent after 10 ms'), 'no report: our own words').to.equal('no agent after 10 ms');
   });
 
   it('an Oops and the panic it causes are one report, containing both', () => {

@@ -357,7 +357,8 @@ describe('a VM that cannot come up', function () {
     return lines[0];
   };
   it('a kernel that panics at boot (bad command line): one line with the panic, exit 2', () => {
-    expect(oneLine(['probe', '--kernel', 'debian:6.12', '--append', 'rdinit=/no/such/init'])).to.match(
+    const line = oneLine(['probe', '--kernel', 'debian:6.12', '--append', 'rdinit=/no/such/init']);
+    expect(line, line).to.match(
       /^kasync: kernel debian:6\.12 did not boot: kernel panic: /,
     );
   });

@@ -243,10 +243,7 @@ export class Vm {
     const failBoot = async (why: string) => {
       this.kill();
       await Promise.race([consoleClosed, sleep(2000)]);
-      // the kernel's own words beat ours: "kernel panic: No working init found…"
-      const report = parseReports(this.console)[0];
-      if (report) why = `${report.title} (${why})`;
-      return new VmError(`kernel ${o.kernel.spec} did not boot: ${why}`, this.tail());
+      return new VmError(`kernel ${o.kernel.spec} did not boot: ${bootFailure(this.console, why)}`, this.tail());
     };
     // qemu makes the socket server soon after it starts; connect once it is there
     while (!this.sock) {
@@ -398,6 +395,18 @@ function framed(b: Buffer): Buffer {
   const head = Buffer.alloc(4);
   head.writeUInt32LE(b.length);
   return Buffer.concat([head, b]);
+}
+
+/**
+ * Why a boot failed, in the kernel's own words when the console has them: "kernel panic: No working init found…
+ * (qemu exited …)". The panic is why it stopped; other reports on the way (a rare oops under TCG) come after it.
+ */
+export function bootFailure(console: string, why: string): string {
+  const reports = parseReports(console);
+  const main = reports.find((r) => r.kind === 'panic') ?? reports[0];
+  if (!main) return why;
+  const others = reports.filter((r) => r !== main).map((r) => r.title);
+  return `${main.title} (${why}${others.length ? `; before it: ${others.join('; ')}` : ''})`;
 }
 
 /** The answer, or null after ms; `done` runs either way (the waiter is forgotten). */
