@@ -48,3 +48,14 @@ export const POLL_REMOVE_IOWQ_STALL: KnownBug = {
   releases: /^6\.1\.\d/,
   what: 'a POLL_REMOVE run by io-wq leaves the removed poll unposted until the next submission (docs/KERNEL-NOTES.md)',
 };
+
+/**
+ * IORING_REGISTER_SYNC_CANCEL of an IOSQE_ASYNC OPENAT blocked in an io-wq worker (a FIFO with no writer) now and
+ * then never returns on 6.1: the worker is not interrupted and no CQE comes, so the call sleeps until a signal (1 in 4
+ * runs in isolation, 1 of 3 CI runs, debian 6.1.0-56/-57, 2026-11-28; never on 6.12.117 or the host's 6.18.44 in many
+ * runs). Cause not established (docs/KERNEL-NOTES.md).
+ */
+export const SYNC_CANCEL_IOWQ_MISSED: KnownBug = {
+  releases: /^6\.1\.\d/,
+  what: 'SYNC_CANCEL of an io-wq request blocked in open(2) now and then never returns (docs/KERNEL-NOTES.md)',
+};

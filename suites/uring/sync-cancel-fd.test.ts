@@ -14,7 +14,7 @@ import { registerFiles } from '../../src/oracle/uring-files';
 import { mkfifo } from '../../src/oracle/creds';
 import { blockedFifoOpen } from '../../src/oracle/uring-paths';
 import { conformance } from '../../src/suite/conformance';
-import { ERESTARTSYS_LEAK } from '../../src/suite/known-bugs';
+import { ERESTARTSYS_LEAK, SYNC_CANCEL_IOWQ_MISSED } from '../../src/suite/known-bugs';
 import { byUserData, expectSetup, reaped } from '../../src/oracle/uring-net';
 
 
@@ -88,7 +88,7 @@ conformance(
     ops: ['uring.register', 'uring.OPENAT'],
     rule: 'SEMANTICS §3.9 (a running io-wq request: -EALREADY, the worker is signalled; SYNC_CANCEL waits on the CQ and retries, then 0; the target may end -EINTR); fifo(7) (opening for reading blocks until a writer opens)',
 
-    knownBug: ERESTARTSYS_LEAK,
+    knownBug: [ERESTARTSYS_LEAK, SYNC_CANCEL_IOWQ_MISSED],
   },
   async ({ target, scratch, note }) => {
     const OPEN = 0x6b0n;
