@@ -1,4 +1,10 @@
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ROOT } from '../src/paths';
+import { runSuites } from '../src/suite/runner';
+import { LocalTarget } from '../src/target/local';
 import {
   REPORTERS,
   exitCodeOf,
@@ -67,6 +73,33 @@ describe('report model', () => {
     expect(exitCodeOf(runOf(TESTS.filter((t) => t.status !== 'fail')))).to.equal(0);
     expect(exitCodeOf(runOf([]))).to.equal(0);
     expect(exitCodeOf(runOf([result({ id: 'a.t', status: 'fail', timedOut: true })]))).to.equal(1);
+  });
+
+  it("a test naming several known bugs gets the one whose releases match the kernel; a pass there is noted", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-suites-'));
+    const target = new LocalTarget();
+    try {
+      fs.mkdirSync(path.join(root, 'kb'));
+      const conf = JSON.stringify(path.join(ROOT, 'dist', 'src', 'suite', 'conformance'));
+      fs.writeFileSync(
+        path.join(root, 'kb', 'kb.test.js'),
+        `const { conformance } = require(${conf});
+const other = { releases: /^0\\.0\\./, what: 'a bug of no kernel' };
+const here = { releases: /./, what: 'a bug of every kernel' };
+conformance('kb.fails', { ops: [], rule: 'test', knownBug: [other, here] }, async () => { throw new Error('wrong'); });
+conformance('kb.passes', { ops: [], rule: 'test', knownBug: [other, here] }, async () => {});
+conformance('kb.unmatched', { ops: [], rule: 'test', knownBug: [other] }, async () => { throw new Error('wrong'); });`,
+      );
+      const run = await runSuites({ target, root });
+      const by = new Map(run.tests.map((t) => [t.id, t]));
+      expect(by.get('kb.fails')!.knownBug).to.equal('a bug of every kernel');
+      expect(by.get('kb.passes')!.status).to.equal('pass');
+      expect(JSON.stringify(by.get('kb.passes')), 'a pass where the bug is known is noted').to.contain('known kernel bug not seen');
+      expect([by.get('kb.unmatched')!.status, by.get('kb.unmatched')!.knownBug], 'no matching release: a plain failure').to.deep.equal(['fail', undefined]);
+    } finally {
+      await target.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('a failure by a known kernel bug is reported as one and does not fail the run; any other failure does', () => {
