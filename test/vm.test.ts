@@ -309,17 +309,24 @@ conformance('vmcheck.6 runs on a fresh kernel', { ...meta, needs: { freshKernel:
   });
 
   for (const sig of ['SIGKILL', 'SIGINT'] as const) {
-    it(`leaves no qemu behind when kasync gets ${sig} mid-boot`, async () => {
-      const child = spawn(process.execPath, [KASYNC, 'probe', '--kernel', 'debian:6.12'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      let qemus: number[] = [];
-      expect(await until(() => (qemus = qemuChildren(child.pid!)).length > 0, 60_000), `qemu started; stderr: ${stderr}`).to.equal(true);
-      child.kill(sig);
-      const code = await exited;
-      if (sig === 'SIGINT') expect(code, `exit 130; stderr: ${stderr}`).to.equal(130);
-      expect(await until(() => !qemus.some(alive), 10_000), 'qemu is gone').to.equal(true);
+    it(`leaves no qemu behind when kasync gets ${sig} mid-boot${sig === 'SIGINT' ? ', nor its work dir' : ''}`, async () => {
+      // its own TMPDIR: the work dir a SIGKILLed kasync cannot remove goes with it
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-midboot-'));
+      try {
+        const child = spawn(process.execPath, [KASYNC, 'probe', '--kernel', 'debian:6.12'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        let qemus: number[] = [];
+        expect(await until(() => (qemus = qemuChildren(child.pid!)).length > 0, 60_000), `qemu started; stderr: ${stderr}`).to.equal(true);
+        child.kill(sig);
+        const code = await exited;
+        if (sig === 'SIGINT') expect(code, `exit 130; stderr: ${stderr}`).to.equal(130);
+        expect(await until(() => !qemus.some(alive), 10_000), 'qemu is gone').to.equal(true);
+        if (sig === 'SIGINT') expect(fs.readdirSync(tmp).filter((d) => d.startsWith('kasync-vm-')), 'its VM work dir is removed').to.deep.equal([]);
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
     });
   }
 });

@@ -61,6 +61,18 @@ const GRACE_MS = 5000;
 /** Console lines kept with a hang or crash. */
 const TAIL_LINES = 40;
 
+/** Work dirs of VM targets not closed yet: removed when the process exits (a Ctrl-C mid-boot, an error exit). */
+const openWorkDirs = new Set<string>();
+let workDirHook = false;
+function trackWorkDir(dir: string): void {
+  openWorkDirs.add(dir);
+  if (workDirHook) return;
+  workDirHook = true;
+  process.on('exit', () => {
+    for (const d of openWorkDirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+}
+
 /** Runs programs in a VM of a candidate kernel. */
 export class VmTarget implements Target {
   readonly name: string;
@@ -89,6 +101,7 @@ export class VmTarget implements Target {
   constructor(private readonly opts: VmTargetOptions) {
     this.name = `vm:${opts.kernel.spec}`;
     this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-vm-'));
+    trackWorkDir(this.workDir);
     this.logDir = opts.logDir ?? this.workDir;
     if (opts.slowdown) {
       this.slowdown = opts.slowdown;
@@ -357,5 +370,6 @@ export class VmTarget implements Target {
     if (vm) this.claimed.add(vm);
     await vm?.stop();
     fs.rmSync(this.workDir, { recursive: true, force: true });
+    openWorkDirs.delete(this.workDir);
   }
 }
