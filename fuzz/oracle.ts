@@ -186,7 +186,6 @@ function judgeUring(plan: Plan, main: StepResult[], fail: Fail, all: StepResult[
   judgeUringCancels(u);
   judgeProvided(plan, one, submittedAt, reapedAt, fail);
   judgeDrains(u);
-
 }
 
 /** What judgeUring gathered from the steps, for the checks of the functions below. */
@@ -207,6 +206,16 @@ interface UringSeen {
   cancellers: UringReq[];
 }
 
+/** A CQE result of a request cancelled (or interrupted in io-wq) by a cancel or its chain. */
+function cancelled(v: number | undefined): boolean {
+  return v === -E.ECANCELED || v === -E.EINTR;
+}
+
+/** How findings name a request: its op, a non-default cancel mode, its user_data. */
+function label(r: UringReq): string {
+  return `${r.op}${r.cancelMode && r.cancelMode !== 'ud' ? `(${r.cancelMode})` : ''} ${hex(r.userData)}`;
+}
+
 // judgeUring's checks come in functions of their own: V8 compiles (and, after a deopt on a rarely
 // seen shape, recompiles) each one alone, not one function of several hundred lines at a time.
 
@@ -214,14 +223,12 @@ interface UringSeen {
 function judgeUringResults(u: UringSeen): void {
   const { plan, fail, submittedAt, reapedAt, queuedT0, one, cancellers } = u;
   const res = (id: number) => one.get(id)?.c.res;
-  const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
   // SEMANTICS §3.11: a request whose submitter (a thread) exited before it was issued is failed from
   // the fallback task-work path: -EFAULT (io_req_task_submit) or -ECANCELED
   const orphaned = (r: UringReq, v: number | undefined) => !!r.byThread && v === -E.EFAULT;
   // a request ends -ECANCELED (or -EINTR) only when something could cancel it: its link chain, a
   // cancel that matches it (SEMANTICS §3.9, §3.10); nothing in a stream tears a ring down early
   const mayBeCancelled = (r: UringReq) => r.chain !== undefined || !!r.byThread || cancellers.some((c) => couldMatch(c, r));
-  const label = (r: UringReq) => `${r.op}${r.cancelMode && r.cancelMode !== 'ud' ? `(${r.cancelMode})` : ''} ${hex(r.userData)}`;
 
   for (const [id, got] of one) {
     const r = plan.uring[id];
@@ -293,15 +300,12 @@ function judgeUringResults(u: UringSeen): void {
         fail('uring: LINK_TIMEOUT fired but its target was not cancelled', `${plan.uring[r.guards].op} ${hex(plan.uring[r.guards].userData)} completed ${resName(tr)}, reaped before the ${r.ms} ms timer could expire`);
     }
   }
-
 }
 
 /** Cancels against armed polls and multishot polls, and link chains. */
 function judgeUringCancels(u: UringSeen): void {
   const { plan, fail, submittedAt, one, moreOf, cancellers } = u;
   const res = (id: number) => one.get(id)?.c.res;
-  const cancelled = (v: number | undefined) => v === -E.ECANCELED || v === -E.EINTR;
-  const label = (r: UringReq) => `${r.op}${r.cancelMode && r.cancelMode !== 'ud' ? `(${r.cancelMode})` : ''} ${hex(r.userData)}`;
 
   // a poll armed on a pipe nothing has written, issued in SQ order before a cancel that matches it,
   // is found by that cancel and ends -ECANCELED (SEMANTICS §3.13 item 6), unless another cancel could

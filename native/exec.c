@@ -406,15 +406,13 @@ static int check_step(struct prog *g, uint16_t op, const uint8_t *pl, uint32_t l
 			return 0;
 		case 5: return check_range(g, c, 0, 8, e);
 		case 6:
-			// io_getevents only, its events and timeout (or 0) in buffers: the executor reads the timeout
-			if (rd32(pl) != SYS_io_getevents || nargs < 5 || rd32(pl + 16 + 48) != A_BUF ||
-			    (rd32(pl + 16 + 64) != A_BUF && !(rd32(pl + 16 + 64) == A_IMM && rd64(pl + 16 + 64 + 8) == 0)))
-				return bad(e, "post 6 needs io_getevents with buffers for its events and timeout");
-			return 0;
 		case 7:
-			if (rd32(pl) != SYS_io_getevents || nargs < 5 || rd32(pl + 16) != A_CTX || rd32(pl + 16 + 48) != A_BUF ||
+			// io_getevents only, its events and timeout (or 0) in buffers: the executor reads the timeout;
+			// post 7 counts per ctx slot, so argument 0 is a CTX arg
+			if (rd32(pl) != SYS_io_getevents || nargs < 5 || (post == 7 && rd32(pl + 16) != A_CTX) || rd32(pl + 16 + 48) != A_BUF ||
 			    (rd32(pl + 16 + 64) != A_BUF && !(rd32(pl + 16 + 64) == A_IMM && rd64(pl + 16 + 64 + 8) == 0)))
-				return bad(e, "post 7 needs io_getevents on a ctx argument with buffers for its events and timeout");
+				return bad(e, post == 6 ? "post 6 needs io_getevents with buffers for its events and timeout"
+							: "post 7 needs io_getevents on a ctx argument with buffers for its events and timeout");
 			return 0;
 		}
 		return bad(e, "unknown post %u", post);

@@ -68,6 +68,8 @@ struct dest {
 	uint32_t tag;
 };
 
+static const struct dest FRAMED = {1, 0, 0};
+
 static int emit(const uint8_t *t, size_t n, struct dest d)
 {
 	uint32_t len = (uint32_t)n + (d.tagged ? 8 : 0);
@@ -322,26 +324,26 @@ static int lanes_wait_ms(void)
 
 // Runs lanes until `until` (if given) has been answered; waits on SIGCHLD's signalfd and, when
 // `in` >= 0, on `in` too: returns 1 when `in` is readable, 0 when `until` is done, -1 on error.
-static int serve_lanes(int sfd, int in, const struct lane *until)
+static int serve_lanes(int in, const struct lane *until)
 {
 	for (;;) {
 		if (lanes_step()) return -1;
 		if (until && !until->used) return 0;
-		struct pollfd p[2] = {{sfd, POLLIN, 0}, {in, POLLIN, 0}};
+		struct pollfd p[2] = {{chld_fd, POLLIN, 0}, {in, POLLIN, 0}};
 		int w = lanes_wait_ms();
 		if (in < 0 && w < 0) return 0; // nothing to wait for
 		int n = poll(p, in >= 0 ? 2 : 1, w);
 		if (n < 0 && errno != EINTR) return -1;
 		if (p[0].revents) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			while (read(chld_fd, &si, sizeof si) == (ssize_t)sizeof si) {
 			}
 		}
 		if (in >= 0 && p[1].revents) return 1;
 	}
 }
 
-static int once(const char *path, int sfd)
+static int once(const char *path)
 {
 	int fd = open(path, O_RDONLY);
 	if (fd < 0) {
@@ -357,7 +359,7 @@ static int once(const char *path, int sfd)
 	close(fd);
 	int bad = 0;
 	struct lane *l = lane_start(p, (size_t)sz, (struct dest){0, 0, 0}, &bad);
-	int r = l ? serve_lanes(sfd, -1, l) : bad;
+	int r = l ? serve_lanes(-1, l) : bad;
 	free(p);
 	return r ? 1 : 0;
 }
@@ -370,12 +372,12 @@ int main(int argc, char **argv)
 	sigemptyset(&chld_set);
 	sigaddset(&chld_set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld_set, &old_mask);
-	int sfd = chld_fd = signalfd(-1, &chld_set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0) {
+	chld_fd = signalfd(-1, &chld_set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (chld_fd < 0) {
 		fprintf(stderr, "kasync-exec: signalfd: %s\n", strerror(errno));
 		return 2;
 	}
-	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2], sfd);
+	if (argc == 3 && !strcmp(argv[1], "--once")) return once(argv[2]);
 	int agent = argc == 5 && !strcmp(argv[1], "--agent") && !strcmp(argv[3], "--scratch");
 	if (argc != 1 && !agent) {
 		fprintf(stderr, "usage: kasync-exec [--once FILE | --agent PORT --scratch DIR]\n"
@@ -404,39 +406,39 @@ int main(int argc, char **argv)
 	size_t cap = 0;
 	for (;;) {
 		// a full house reads no frame until a lane is free
-		int ready = serve_lanes(sfd, nlanes < MAX_LANES ? 0 : -1, NULL);
+		int ready = serve_lanes(nlanes < MAX_LANES ? 0 : -1, NULL);
 		if (ready < 0) return 1;
 		if (ready == 0) continue;
 		uint32_t n;
 		ssize_t r = readn(0, &n, 4);
 		if (r == 0 && agent) {
 			// a virtio port reads EOF while the host is not connected: wait for it to come back
-			struct pollfd p = {sfd, POLLIN, 0};
+			struct pollfd p = {chld_fd, POLLIN, 0};
 			poll(&p, 1, 50);
 			continue;
 		}
-		if (r == 0) return serve_lanes(sfd, -1, NULL) ? 1 : 0;
+		if (r == 0) return serve_lanes(-1, NULL) ? 1 : 0;
 		if (r != 4) {
-			emit_error("truncated frame header", (struct dest){1, 0, 0});
+			emit_error("truncated frame header", FRAMED);
 			return 2;
 		}
 		if (n > FRAME_MAX) {
 			char msg[64];
 			snprintf(msg, sizeof msg, "frame of %u bytes exceeds 256 MiB", n);
-			emit_error(msg, (struct dest){1, 0, 0});
+			emit_error(msg, FRAMED);
 			return 2;
 		}
 		if (n > cap) {
 			uint8_t *nb = realloc(buf, n);
 			if (!nb) {
-				emit_error("out of memory for the frame", (struct dest){1, 0, 0});
+				emit_error("out of memory for the frame", FRAMED);
 				return 2;
 			}
 			buf = nb;
 			cap = n;
 		}
 		if (readn(0, buf, n) != (ssize_t)n) {
-			emit_error("truncated frame", (struct dest){1, 0, 0});
+			emit_error("truncated frame", FRAMED);
 			return 2;
 		}
 		if (n >= 4 && !memcmp(buf, "KASC", 4)) {
@@ -452,6 +454,6 @@ int main(int argc, char **argv)
 		struct lane *l = lane_start(buf + (tagged ? 8 : 0), n - (tagged ? 8 : 0), d, &bad);
 		if (bad) return 1; // stdout is gone
 		if (tagged) continue;
-		if (l && serve_lanes(sfd, -1, l)) return 1; // stdout is gone
+		if (l && serve_lanes(-1, l)) return 1; // stdout is gone
 	}
 }

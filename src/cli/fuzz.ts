@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Command, Option } from 'commander';
 import { FAULTS, FaultKind, isFault } from '../../fuzz/faults';
 import { fuzz, FuzzStatus, FuzzSummary, StopFlag } from '../../fuzz/runner';
+import { MAX_LANES } from '../program/wire';
 import { ChildTarget } from '../target/child';
 import { LocalTarget } from '../target/local';
 import type { Target } from '../target/target';
@@ -102,7 +103,7 @@ export function registerFuzz(program: Command): void {
       if (!vm && (o.modules || o.append || o.vcpus || o.procs)) {
         throw new UsageError('--modules, --append, --vcpus and --procs go with --kernel');
       }
-      const procs = vm ? (o.procs !== undefined ? parseCount('--procs', o.procs, 32) : VM_PROCS) : 1;
+      const procs = vm ? (o.procs !== undefined ? parseCount('--procs', o.procs, MAX_LANES) : VM_PROCS) : 1;
       const cpus = o.vcpus !== undefined ? parseCount('--vcpus', o.vcpus, 8) : undefined;
       const out = path.resolve(o.out);
       const corpus = path.resolve(o.corpus ?? path.join(out, 'corpus.jsonl'));

@@ -109,6 +109,9 @@ export const LIBC_ARITY: { readonly [K in LibcFnName]: number } = {
   count_wait: 3,
 };
 
+/** Tagged programs kasync-exec keeps in flight at once (native/main.c MAX_LANES, WIRE.md "Lanes"). */
+export const MAX_LANES = 32;
+
 /** What SYSCALL does with its result. */
 export const Post = { NONE: 0, FD: 1, PID: 2, AIO_EVENTS: 3, CTX: 4, STORE: 5, AIO_WAIT: 6, AIO_WAIT_TOTAL: 7 } as const;
 

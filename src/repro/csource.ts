@@ -280,19 +280,18 @@ class Emitter {
             comment += ', io_events recorded';
             break;
           case Post.AIO_WAIT:
-            if (nr !== SYSCALLS.io_getevents || nargs < 5 || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
-              this.fail(s, i, 'post 6 needs io_getevents with buffers for its events and timeout');
+          case Post.AIO_WAIT_TOTAL: {
+            // post 7 counts per ctx slot, so argument 0 is a CTX arg
+            const total = post === Post.AIO_WAIT_TOTAL;
+            if (nr !== SYSCALLS.io_getevents || nargs < 5 || (total && args[0].kind !== ArgKind.CTX) || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
+              this.fail(s, i, total ? 'post 7 needs io_getevents on a ctx argument with buffers for its events and timeout' : 'post 6 needs io_getevents with buffers for its events and timeout');
             this.use('aio');
             body.push(`r = aio_wait_rest(t, &o, a, r);`, ...this.took(args), `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
-            comment += ', called again until min_nr events (EINTR), io_events recorded';
+            comment += total
+              ? ', until min_nr io_events were taken from the ctx in all (called again when cut short), io_events recorded'
+              : ', called again until min_nr events (EINTR), io_events recorded';
             break;
-          case Post.AIO_WAIT_TOTAL:
-            if (nr !== SYSCALLS.io_getevents || nargs < 5 || args[0].kind !== ArgKind.CTX || args[3].kind !== ArgKind.BUF || !(args[4].kind === ArgKind.BUF || (args[4].kind === ArgKind.IMM && args[4].value === 0n)))
-              this.fail(s, i, 'post 7 needs io_getevents on a ctx argument with buffers for its events and timeout');
-            this.use('aio');
-            body.push(`r = aio_wait_rest(t, &o, a, r);`, ...this.took(args), `aio_events(t, ${s}, ${i}, r, ${args[3].slot}, ${lit(args[3].value)});`);
-            comment += ', until min_nr io_events were taken from the ctx in all (called again when cut short), io_events recorded';
-            break;
+          }
           default:
             this.fail(s, i, `unknown post ${post}`);
         }

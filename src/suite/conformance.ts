@@ -133,7 +133,7 @@ export function conformance(title: string, meta: Meta, body: (ctx: TestContext) 
     // a kernel report fails the test even if its assertions passed (DESIGN.md, Kernel health)
     const reports = (await target.checkKernel?.()) ?? [];
     if (reports.length) throw new KernelReportError(reports, failure);
-    const known = (meta.knownBug === undefined ? [] : ([] as KnownBug[]).concat(meta.knownBug)).find((b) => b.releases.test(caps.kernel));
+    const known = ([] as KnownBug[]).concat(meta.knownBug ?? []).find((b) => b.releases.test(caps.kernel));
     if (failure && known && failure instanceof Error) Object.assign(failure, { knownBug: known.what });
     else if (known && !failure) note(`known kernel bug not seen on ${caps.kernel}: ${known.what}`);
     if (failure) throw failure;

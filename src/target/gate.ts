@@ -12,11 +12,6 @@ export class RunGate {
   private held?: Promise<void>;
   private readonly inside = new AsyncLocalStorage<boolean>();
 
-  /** Programs running now. */
-  get running(): number {
-    return this.inflight;
-  }
-
   /** Run `fn` as one of any number of overlapping runs, after any exclusive section ends. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.inside.getStore()) while (this.held) await this.held;

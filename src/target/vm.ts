@@ -364,11 +364,7 @@ export class VmTarget implements Target {
   }
 
   async close(): Promise<void> {
-    await this.booting?.catch(() => undefined);
-    const vm = this.vm;
-    this.vm = undefined;
-    if (vm) this.claimed.add(vm);
-    await vm?.stop();
+    await this.restart();
     fs.rmSync(this.workDir, { recursive: true, force: true });
     openWorkDirs.delete(this.workDir);
   }
