@@ -2,7 +2,8 @@
  * Failure directories: `<out>/<hash(title)>/`, written whole (in a temp dir, then renamed) before
  * any shrinking or reboot, so a finding is never lost. Seeing the same title again bumps `count`.
  * Layout: description, program.kasp, model.json, seed.json, trace.json, kernel.txt, count,
- * console.log (VM); after shrinking minimal.kasp, minimal.json, repro.c (or repro.error).
+ * console.log (VM), suspects.json (VM, programs in flight: the other programs that may have caused a
+ * kernel report, hang or crash); after shrinking minimal.kasp, minimal.json, repro.c (or repro.error).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -28,6 +29,8 @@ export interface FindingRecord {
   target: string;
   /** Console log file of the VM, when there is one. */
   consoleLog?: string;
+  /** Other programs that may have caused it (in flight beside it, or just ended), by run id. */
+  suspects?: Array<{ run: number; model: StreamModel }>;
 }
 
 /** The directory name of a title. */
@@ -62,6 +65,7 @@ export function recordFinding(out: string, r: FindingRecord): { dir: string; cou
     fs.writeFileSync(path.join(tmp, 'trace.json'), traceJson(r.trace));
     fs.writeFileSync(path.join(tmp, 'kernel.txt'), `${r.kernel}\ntarget ${r.target}\n`);
     if (r.consoleLog && fs.existsSync(r.consoleLog)) fs.copyFileSync(r.consoleLog, path.join(tmp, 'console.log'));
+    if (r.suspects?.length) fs.writeFileSync(path.join(tmp, 'suspects.json'), JSON.stringify(r.suspects, null, 1));
     fs.writeFileSync(path.join(tmp, 'count'), '1\n');
     try {
       fs.renameSync(tmp, dir);
@@ -87,7 +91,8 @@ export function findingCount(dir: string): number {
 }
 
 /** Add the shrunk program and its C reproducer. */
-export function recordMinimal(dir: string, model: StreamModel, program: Buffer): { repro?: string; error?: string } {
+export function recordMinimal(dir: string, model: StreamModel, program: Buffer, origin?: string): { repro?: string; error?: string } {
+  if (origin) fs.appendFileSync(path.join(dir, 'description'), `minimal program: ${origin}\n`);
   writeAtomic(path.join(dir, 'minimal.kasp'), program);
   writeAtomic(path.join(dir, 'minimal.json'), JSON.stringify(model, null, 1));
   try {

@@ -73,12 +73,12 @@ export function withFault(t: Target, kind: FaultKind): Target {
     get cpus() {
       return t.cpus;
     },
-    async run(p) {
-      const v = await t.run(p);
+    async run(p, hooks) {
+      const v = await t.run(p, hooks);
       injectFault(kind, v.trace, p);
       return new TraceView(v.trace);
     },
-    runWire: (b, ms) => t.runWire(b, ms),
+    runWire: (b, ms, hooks) => t.runWire(b, ms, hooks),
     probe: () => t.probe(),
     makeScratch: () => t.makeScratch(),
     removeScratch: (d) => t.removeScratch(d),

@@ -45,6 +45,8 @@ export interface FuzzOptions {
   maxSteps?: number;
   stop?: StopFlag;
   onStatus?: (s: FuzzStatus) => void;
+  /** Console checks (VM targets) at most this often, ms (default 2000); after a failing run, and in a shrink, at once. */
+  kernelCheckMs?: number;
   statusEveryMs?: number;
   log?: (line: string) => void;
 }
@@ -87,7 +89,16 @@ interface RunResult {
   failures: Failure[];
   trace?: Trace;
   wire: Buffer;
+  /** Its id on the target (targets that say; a VM's). */
+  id?: number;
+  /** For a kernel report, hang or crash: the runs that may have caused it, the likeliest first. */
+  suspects?: number[];
 }
+
+/** Programs whose models are kept per target, so that a report pinned on another lane's run can be replayed. */
+const RECENT_MODELS = 2048;
+/** Programs, at most, replayed (and shrunk) for one finding: the likeliest suspects. */
+const MAX_SUSPECTS = 8;
 
 /** Run the fuzzer. */
 export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
@@ -120,7 +131,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
       // lanes sharing the target's CPUs: each program's waits allow for the others (not in a shrink, which runs alone)
       const share = target.cpus ? Math.max(1, procs / target.cpus) : 1;
       // one console check every 2 s per target, whichever lane makes it
+      const checkMs = o.kernelCheckMs ?? 2000;
       let lastKernelCheck = Date.now();
+      // the last programs run on this target, by id: a console report names the ones it may be of
+      const recent = new Map<number, StreamModel>();
       // one fast-check loop: `procs` of them share the target, each with its own scratch dir
       const lane = async (l: number) => {
         let scratch = ''; // none yet
@@ -134,35 +148,47 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
           };
           let envInARow = 0;
 
-          const runOne = async (m: StreamModel, alone = false): Promise<RunResult> => {
+          // alone: in a shrink (exclusive), where a kernel finding also has the console checked after every run
+          const runOne = async (m: StreamModel, alone = false, checkEach = false): Promise<RunResult> => {
             for (let attempt = 0; ; attempt++) {
               const built = buildStream(m, { dir: scratch, slowdown: target.slowdown, share: alone ? 1 : share, ...avoid });
               let failures: Failure[];
               let trace: Trace | undefined;
+              let id: number | undefined;
+              let suspects: number[] | undefined;
+              const onStart = (n: number) => {
+                id = n;
+                recent.set(n, m);
+                recent.delete(n - RECENT_MODELS);
+              };
               try {
-                trace = (await target.run(built.program)).trace;
+                trace = (await target.run(built.program, { onStart })).trace;
                 failures = judge(built.plan, trace);
                 const classes = outcomeClasses(built.plan, trace);
                 for (const c of classes) outcomes.add(c);
                 if (!failures.length) corpus.offer(m, classes, kernel);
               } catch (e) {
                 // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
-                const err = e as Error & { kernelReport?: string };
+                const err = e as Error & { kernelReport?: string; suspects?: number[] };
+                suspects = err.suspects;
                 failures =
                   e instanceof VmBystanderError
                     ? [{ title: 'vm: restarted under this program', detail: err.message, env: true }]
                     : [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
                 await renewScratch().catch(() => undefined);
               }
-              if (target.checkKernel && (failures.length || Date.now() - lastKernelCheck > 2000)) {
+              if (target.checkKernel && (checkEach || failures.length || Date.now() - lastKernelCheck >= checkMs)) {
                 lastKernelCheck = Date.now();
-                for (const k of await target.checkKernel()) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
+                for (const k of await target.checkKernel()) {
+                  failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
+                  if (failures[0].title.startsWith('kernel:')) suspects ??= k.suspects;
+                }
               }
               const env = failures.filter((f) => f.env);
               if (!env.length) {
                 envInARow = 0;
                 // the wire bytes only matter for a failure dir: encoding costs as much as judging
-                return { failures, trace, wire: failures.length ? built.program.encode() : Buffer.alloc(0) };
+                return { failures, trace, wire: failures.length ? built.program.encode() : Buffer.alloc(0), id, suspects };
               }
               // not a finding: run it again (on a fresh scratch dir when setup failed)
               if (++envInARow >= 10) throw new Error(`the environment keeps failing: ${env[0].title}: ${env[0].detail}`);
@@ -190,12 +216,21 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             if (!found || !res.failed || res.errorInstance instanceof Stop) break;
             const f = found.r.failures[0];
             const path = res.counterexamplePath ?? '';
+            // a hang, crash or console report with other programs in flight may be theirs: the target names
+            // the suspects (the console's markers; what was in flight), and each is replayed alone in turn
+            const own = found.r.id;
+            const order = procs > 1 ? [...new Set([...(found.r.suspects ?? []), ...(own === undefined ? [] : [own])])] : [];
+            const suspects = order
+              .filter((id) => id !== own && recent.has(id))
+              .slice(0, MAX_SUSPECTS)
+              .map((id) => ({ run: id, model: recent.get(id)! }));
+            const known: Array<{ run?: number; model?: StreamModel }> = order.flatMap((id) => (id === own ? [{ run: id }] : suspects.filter((x) => x.run === id)));
+            const candidates = known.length ? known.slice(0, MAX_SUSPECTS) : [{}];
             const rec = recordFinding(o.out, {
               title: f.title,
-              // a hang or a console report with other programs in flight may be theirs: the shrink, alone, tells
               detail:
                 found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n') +
-                (procs > 1 && (!found.r.trace || found.r.failures.some((x) => x.title.startsWith('kernel:'))) ? `\n(up to ${procs} programs were in flight on this target; the shrink replays this one alone)` : ''),
+                (suspects.length ? `\n(${suspects.length} other program(s) in flight or just ended may have caused it: suspects.json; the shrink replays each alone)` : ''),
               model: found.m,
               program: found.r.wire,
               seed,
@@ -205,24 +240,38 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
               kernel,
               target: target.name,
               consoleLog: consoleLogOf(raw),
+              suspects,
             });
             const finding: Finding = findings.get(rec.dir) ?? { title: f.title, detail: f.detail, dir: rec.dir, count: rec.count };
             finding.count = rec.count;
             findings.set(rec.dir, finding);
             o.log?.(`${rec.isNew ? 'new finding' : 'seen again'}: ${f.title} (${rec.dir}, count ${rec.count})`);
             if (!rec.isNew || stop.stopped) continue;
-            // alone on its target: with other programs in flight, a hang or a report might be theirs
-            const shrink = () => shrinkFinding(arb, seed, path, f.title, Date.now() + o.shrinkMs, stop, (x) => runOne(x, true), iter === 0 ? examples : []);
-            const minimal = await (target.exclusive ? target.exclusive(shrink) : shrink());
+            // alone on its target, each candidate in turn (this lane's own by fast-check's seed and path)
+            const deadline = Date.now() + o.shrinkMs;
+            const kernelLevel = f.title.startsWith('kernel:');
+            const run = (x: StreamModel) => runOne(x, true, kernelLevel);
+            const shrink = async () => {
+              for (const c of candidates) {
+                if (stop.stopped || Date.now() > deadline) return undefined;
+                const start = c.model ? { model: c.model } : { seed, path, examples: iter === 0 ? examples : [] };
+                const m = await shrinkFinding(arb, start, f.title, deadline, stop, run);
+                if (m) return { m, run: c.model ? c.run : undefined };
+              }
+              return undefined;
+            };
+            const shrunk = await (target.exclusive ? target.exclusive(shrink) : shrink());
+            const minimal = shrunk?.m;
+            if (shrunk?.run !== undefined) o.log?.(`reproduced by suspect run ${shrunk.run}, not by the program it was seen after`);
             if (minimal) {
               // relative file names: the reproducer runs in whatever directory it is started in
               const built = buildStream(minimal, { dir: '.', slowdown: target.slowdown, ...avoid });
-              const m = recordMinimal(rec.dir, minimal, built.program.encode());
+              const m = recordMinimal(rec.dir, minimal, built.program.encode(), shrunk?.run !== undefined ? `shrunk from suspect run ${shrunk.run} (suspects.json), not from model.json` : undefined);
               finding.minimalSteps = minimal.steps.length;
               finding.repro = m.repro;
               o.log?.(`shrunk to ${minimal.steps.length} step(s)${m.error ? ` (${m.error})` : ''}`);
             } else if (!stop.stopped) {
-              o.log?.(`not reproduced by replaying it${procs > 1 ? ' alone' : ''} within --shrink-time: kept as found, with no minimal program`);
+              o.log?.(`not reproduced by replaying ${candidates.length > 1 ? `it or its ${candidates.length - 1} suspect(s)` : 'it'}${procs > 1 ? ' alone' : ''} within --shrink-time: kept as found, with no minimal program`);
             }
           }
         } finally {
@@ -256,16 +305,18 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
   return { ...s, failures: list.length, failureDirs: list.map((f) => f.dir), findings: list, stopped: stop.stopped, corpusSize: corpus.size };
 }
 
-/** Replay the failing case from its seed and path and shrink it, keeping only failures of the same title. */
+/**
+ * Replay the failing case and shrink it, keeping only failures of the same title: from fast-check's
+ * seed and path (with the round's examples), or from a model of another lane (shrunk without
+ * fast-check's context: every part of streamArb can be).
+ */
 async function shrinkFinding(
   arb: fc.Arbitrary<StreamModel>,
-  seed: number,
-  path: string,
+  start: { seed: number; path: string; examples: [StreamModel][] } | { model: StreamModel },
   title: string,
   deadline: number,
   stop: StopFlag,
   runOne: (m: StreamModel) => Promise<RunResult>,
-  examples: [StreamModel][] = [],
 ): Promise<StreamModel | undefined> {
   let best: StreamModel | undefined;
   const prop = fc.asyncProperty(arb, async (m) => {
@@ -278,7 +329,9 @@ async function shrinkFinding(
   // the round's examples (corpus entries): fast-check's path counts them before the generated values. No
   // interruptAfterTimeLimit: it would leave a run in flight (a slow VM's) under the next program; past the
   // deadline the property passes at once, so the shrink ends without starting another run
-  await fc.check(prop, { seed, path, examples, endOnFailure: false });
+  if ('model' in start) await fc.check(prop, { examples: [[start.model]], numRuns: 1, endOnFailure: false });
+  // numRuns 1: the replayed case only (with more, a case that passes alone is followed by new random ones)
+  else await fc.check(prop, { seed: start.seed, path: start.path, examples: start.examples, numRuns: 1, endOnFailure: false });
   return best;
 }
 

@@ -99,6 +99,18 @@ static int kmsg_fd = -1;
 static unsigned long run_no;
 static const char *scratch_base = "/tmp";
 
+// `KASYNC-RUN <n>` before program n starts, `KASYNC-END <n>` once its runner and process group are
+// gone: a report between them may be program n's (with programs in flight, also another's).
+static void mark(const char *what, unsigned long n)
+{
+	if (kmsg_fd < 0) return;
+	char m[48];
+	int ml = snprintf(m, sizeof m, "KASYNC-%s %lu\n", what, n);
+	if (write(kmsg_fd, m, (size_t)ml) < 0) {
+		// the marker is lost, the program still runs
+	}
+}
+
 static int emit_reply(const char *text)
 {
 	size_t tl = strlen(text);
@@ -181,6 +193,7 @@ struct lane {
 	void *reg;
 	size_t sz;
 	struct dest dest;
+	unsigned long run; // its number in the kernel log's markers
 };
 
 #define MAX_LANES 32
@@ -206,14 +219,8 @@ static struct lane *lane_start(const uint8_t *prog, size_t len, struct dest d, i
 		return NULL;
 	}
 	kx_region_init(reg, sz);
-	*l = (struct lane){1, 0, -1, 0, 0, 0, reg, sz, d};
-	if (kmsg_fd >= 0) {
-		char m[48];
-		int ml = snprintf(m, sizeof m, "KASYNC-RUN %lu\n", run_no);
-		if (write(kmsg_fd, m, (size_t)ml) < 0) {
-			// the marker is lost, the program still runs
-		}
-	}
+	*l = (struct lane){1, 0, -1, 0, 0, 0, reg, sz, d, run_no};
+	mark("RUN", run_no);
 	pid_t parent = getpid(), pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old_mask, NULL);
@@ -253,6 +260,7 @@ static int lane_finish(struct lane *l)
 	// a failed fork left its error in the region; a runner that ended other than by exit(0) died
 	int died = l->pid && !(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	const uint8_t *t = kx_finish(l->reg, died, st, &n);
+	mark("END", l->run);
 	int r = emit(t, n, l->dest);
 	munmap(l->reg, l->sz);
 	l->used = 0;

@@ -164,6 +164,25 @@ describe('console: kernel report parser', () => {
     ]);
   });
 
+  it('names as suspects the programs in flight at a report (the last started first), then the last to end', () => {
+    // lanes: runs 1 and 2 in flight when run 2's report is printed; run 3 starts and 1 ends in the middle of its stack
+    const lines = fixture('6.12-warn.txt').split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    lines.splice(at(/KASYNC-RUN 2/), 0, '[    6.200000] KASYNC-END 9');
+    const callTrace = at(/Call Trace:/);
+    lines.splice(callTrace + 2, 0, '[    6.261000] KASYNC-RUN 3', '[    6.261001] KASYNC-END 1');
+    lines.splice(at(/KASYNC-RUN 3\s*$/) + 1, 0, '[    6.279000] KASYNC-END 2');
+    const text = lines.join('\n').replace(/\[\s*6\.278209\] KASYNC-RUN 3/, '[    6.278209] KASYNC-RUN 4');
+    const [a] = attributeReports(text);
+    expect(a.report.title).to.equal('WARNING in splat_warn');
+    expect(a.run).to.equal(2);
+    expect(a.suspects, 'in flight (2, 1), then the last ended (9)').to.deep.equal([2, 1, 9]);
+    expect(a.report.text, 'markers printed inside the stack do not cut it short').to.match(/end trace/);
+    // the same report, printed once run 2 had ended: it comes first of the ended ones
+    const after = fixture('6.12-warn.txt').replace(/(\[\s*6\.250937\] -+\[ cut here)/, '[    6.250000] KASYNC-END 2\n$1');
+    expect(attributeReports(after)[0].suspects, 'run 1 still in flight, then run 2').to.deep.equal([1, 2]);
+  });
+
   it('attributes to a marker anywhere in a line, and to no run before the first marker', () => {
     const body = fixture('6.12-kernel-bug.txt').replace(/KASYNC-RUN \d+/g, 'no marker');
     expect(attributeReports(body).map((a) => a.run)).to.deep.equal([undefined]);

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { buildStream, knownBugAvoidance } from '../fuzz/build';
+import { buildStream, knownBugAvoidance, planOf } from '../fuzz/build';
 import { Corpus, readCorpus } from '../fuzz/corpus';
 import { FAULTS } from '../fuzz/faults';
 import { findingCount } from '../fuzz/failures';
@@ -18,6 +18,7 @@ import { judge } from '../fuzz/oracle';
 import { fuzz, FuzzOptions } from '../fuzz/runner';
 import { CQE_F, errno } from '../src/abi';
 import { ROOT } from '../src/paths';
+import type { Program } from '../src/program/builder';
 import { REPRO_CFLAGS } from '../src/repro/csource';
 import { RunGate } from '../src/target/gate';
 import { LocalTarget } from '../src/target/local';
@@ -437,6 +438,70 @@ describe('fuzz', function () {
     expect(s.failures, 'the flipped result was found').to.be.at.least(1);
     expect(most, 'three lanes, three programs in flight').to.equal(3);
     expect(mostWhileShrinking, 'the shrink ran its programs alone').to.equal(1);
+  });
+
+  it('--procs: a console report seen after another lane\'s program is shrunk from the suspect that reproduces it alone', async () => {
+    // A stand-in for a VM's console: a program with an FSYNC "prints a report", which a later check sees
+    // after some other, innocent program (as the 2 s console check does with programs in flight); it
+    // names the last programs as suspects, the guilty one last. Alone (in a shrink) the report comes at once.
+    const guilty = (p: Program) => !!planOf(p)?.uring.some((r) => r.op === 'FSYNC');
+    let finderInnocent = false;
+    const target = async () => {
+      const t = new LocalTarget();
+      const gate = new RunGate();
+      const run = t.run.bind(t);
+      let last = 0;
+      let pending: number | undefined;
+      let lastGuilty = false;
+      let alone = false;
+      const ended: number[] = [];
+      const tt = t as Target;
+      tt.run = (prog, hooks) =>
+        gate.run(async () => {
+          const id = ++last;
+          hooks?.onStart?.(id);
+          try {
+            await new Promise((r) => setTimeout(r, 20));
+            return await run(prog);
+          } finally {
+            lastGuilty = guilty(prog);
+            ended.push(id);
+            if (lastGuilty) pending ??= id;
+          }
+        });
+      tt.exclusive = (fn) =>
+        gate.exclusive(async () => {
+          alone = true;
+          pending = undefined; // another lane's, from before the shrink
+          try {
+            return await fn();
+          } finally {
+            alone = false;
+          }
+        });
+      tt.checkKernel = async () => {
+        if (pending === undefined || (!alone && lastGuilty)) return [];
+        if (!alone) finderInnocent = true;
+        const g = pending;
+        pending = undefined;
+        const others = ended.slice(-3).filter((x) => x !== g).reverse();
+        return [{ title: 'WARNING in fake_splat', kind: 'WARNING', text: '', suspects: [...others, g] }];
+      };
+      return t;
+    };
+    const s = await fuzz(opts({ runs: 60, procs: 3, minSteps: 1, maxSteps: 4, shrinkMs: 20_000, kernelCheckMs: 0, makeTarget: target }));
+    expect(finderInnocent, 'the report was seen after an innocent program').to.equal(true);
+    const f = s.findings.find((x) => x.title === 'kernel: WARNING in fake_splat');
+    expect(f, 'the report is a finding').to.not.equal(undefined);
+    const read = (name: string) => fs.readFileSync(path.join(f!.dir, name), 'utf8');
+    const hasFsync = (m: StreamModel) => m.steps.some((st) => 'reqs' in st && (st.reqs as Array<{ op: string }>).some((r) => r.op === 'FSYNC'));
+    expect(hasFsync(JSON.parse(read('model.json'))), "the finder's own program is innocent").to.equal(false);
+    const suspects = JSON.parse(read('suspects.json')) as Array<{ run: number; model: StreamModel }>;
+    expect(suspects.some((x) => hasFsync(x.model)), 'the guilty program is among the suspects kept').to.equal(true);
+    const minimal = JSON.parse(read('minimal.json')) as StreamModel;
+    expect(hasFsync(minimal), 'the minimal program is the guilty one, shrunk').to.equal(true);
+    expect(minimal.steps.length, 'shrunk to a step or two').to.be.at.most(2);
+    expect(read('description')).to.match(/minimal program: shrunk from suspect run \d+/);
   });
 
   it('counts a finding seen again instead of making a new dir', async () => {

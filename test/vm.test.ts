@@ -136,6 +136,31 @@ describe('VM target (debian:6.12 under qemu)', function () {
     expect(target.bootTimes.length, 'a fresh VM after a report').to.equal(before + 1);
   });
 
+  it('names the programs in flight when a report was printed as its suspects, the last started first', async () => {
+    await target.ensureVm();
+    await target.checkKernel();
+    const ids: number[] = [];
+    const sleeper = () => {
+      const p = new Program();
+      p.main.sleep(1500);
+      return p;
+    };
+    const writer = new Program();
+    writer.main.sleep(300); // the sleepers' markers are all out by then
+    const k = openat(writer.main, '/dev/kmsg', O.WRONLY.value);
+    const line = writer.cstr('WARNING: CPU: 0 PID: 1 at fs/aio.c:1 kasync_inflight+0x1/0x2\n');
+    writer.main.syscall(SYSCALLS.write, [arg.fd(k.fd), arg.buf(line), 62]);
+    // started after the sleepers, ended (KASYNC-END) long before the report: a suspect after those in flight
+    const quick = new Program();
+    quick.main.syscall(SYSCALLS.getpid, []);
+    // sent in this order: the guest starts (and marks) them in it
+    await Promise.all([sleeper(), sleeper(), quick, writer].map((p, i) => target.run(p, { onStart: (id) => (ids[i] = id) })));
+    const found = await target.checkKernel();
+    expect(found.map((f) => f.title)).to.deep.equal(['WARNING in kasync_inflight']);
+    const [s1, s2, q, w] = ids;
+    expect(found[0].suspects!.slice(0, 4), `in flight, the last started first, then the ended: ${JSON.stringify(found[0])}`).to.deep.equal([w, s2, s1, q]);
+  });
+
   it('detects a silent hang (agent stopped with SIGSTOP), reboots, and goes on', async () => {
     const p = new Program({ deadlineMs: 500 });
     const parent = p.pid();
@@ -272,10 +297,10 @@ conformance('vmcheck.6 runs on a fresh kernel', { ...meta, needs: { freshKernel:
         makeTarget: async () => {
           const t = new VmTarget({ kernel, slowdown: target.slowdown });
           const run = t.run.bind(t);
-          t.run = async (p) => {
+          t.run = async (p, hooks) => {
             most = Math.max(most, ++running);
             try {
-              return await run(p);
+              return await run(p, hooks);
             } finally {
               running--;
             }

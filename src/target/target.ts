@@ -24,6 +24,17 @@ export interface KernelFinding {
   text: string;
   /** The program (agent run number) it followed, when known. */
   run?: number;
+  /**
+   * Runs (the ids {@link RunHooks.onStart} gave) that may have caused it, the likeliest first: those in
+   * flight when it was printed, then the last to end. Several when programs run at once.
+   */
+  suspects?: number[];
+}
+
+/** What a caller may learn of one run. */
+export interface RunHooks {
+  /** Called as the program is sent, with its id on this target (what findings' `suspects` name). */
+  onStart?(id: number): void;
 }
 
 /** The interface every target implements. */
@@ -31,9 +42,9 @@ export interface Target {
   /** 'local', 'child', 'vm:<kernel>'. */
   readonly name: string;
   /** Run a program and decode its trace. */
-  run(p: Program): Promise<TraceView>;
+  run(p: Program, hooks?: RunHooks): Promise<TraceView>;
   /** Run raw wire bytes; resolves to raw trace bytes (an error trace for a malformed program). */
-  runWire(program: Buffer, deadlineMs: number): Promise<Buffer>;
+  runWire(program: Buffer, deadlineMs: number, hooks?: RunHooks): Promise<Buffer>;
   /** Capabilities of the kernel behind this target (cached after the first call). */
   probe(): Promise<Capabilities>;
   /** A scratch directory on the target's filesystem, removed by `removeScratch`. */

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SYSCALLS } from '../abi';
 import { Program } from '../program/builder';
 import type { TraceView } from '../program/trace';
-import { attributeReports, classifyHang, KernelReport } from '../vm/console';
+import { AttributedReport, attributeReports, classifyHang } from '../vm/console';
 import { buildInitramfs } from '../vm/initramfs';
 import { BASE_MODULES, FS_MODULES, resolveModules } from '../vm/modules';
 import { DiskSource, makeDiskImage, ScratchFs, Vm, VmError } from '../vm/qemu';
@@ -17,7 +17,7 @@ import type { KernelImage } from '../vm/types';
 import { RunGate } from './gate';
 import { cachedProbe } from './host';
 import { LocalTarget } from './local';
-import { KernelFinding, Target, view } from './target';
+import { KernelFinding, RunHooks, Target, view } from './target';
 
 /** How to run a VM target. */
 export interface VmTargetOptions {
@@ -60,6 +60,8 @@ export class VmBystanderError extends VmError {}
 const GRACE_MS = 5000;
 /** Console lines kept with a hang or crash. */
 const TAIL_LINES = 40;
+/** Programs that ended lately and are kept as suspects of a report (besides those the console names). */
+const RECENT_ENDED = 8;
 
 /** Work dirs of VM targets not closed yet: removed when the process exits (a Ctrl-C mid-boot, an error exit). */
 const openWorkDirs = new Set<string>();
@@ -97,6 +99,13 @@ export class VmTarget implements Target {
   /** Programs run concurrently, but a finding is shrunk alone. */
   private readonly gate = new RunGate();
   private kernelCheck: Promise<unknown> = Promise.resolve();
+  /** Ids given to runs (RunHooks.onStart), across boots. */
+  private lastId = 0;
+  /** The running VM's run numbers (its KASYNC-RUN markers) and their ids. */
+  private runIds = new Map<number, number>();
+  private readonly inFlight = new Set<number>();
+  /** The last runs to end, the latest last. */
+  private readonly ended: number[] = [];
 
   constructor(private readonly opts: VmTargetOptions) {
     this.name = `vm:${opts.kernel.spec}`;
@@ -161,6 +170,7 @@ export class VmTarget implements Target {
       log: this.opts.log,
     });
     this.runNo = 0;
+    this.runIds = new Map();
     this.checkedTo = 0;
     try {
       await vm.start();
@@ -228,15 +238,20 @@ export class VmTarget implements Target {
   }
 
   /** Programs may be run concurrently (each in its own runner in the guest). */
-  runWire(program: Buffer, deadlineMs: number): Promise<Buffer> {
-    return this.gate.run(() => this.runInVm(program, deadlineMs));
+  runWire(program: Buffer, deadlineMs: number, hooks?: RunHooks): Promise<Buffer> {
+    return this.gate.run(() => this.runInVm(program, deadlineMs, hooks));
   }
 
-  private async runInVm(program: Buffer, deadlineMs: number): Promise<Buffer> {
+  private async runInVm(program: Buffer, deadlineMs: number, hooks?: RunHooks): Promise<Buffer> {
     const vm = await this.ensureVm();
     const from = vm.consoleEnd;
     const waitMs = (deadlineMs + GRACE_MS) * this.slowdown;
     const no = this.runNo + 1;
+    const id = ++this.lastId;
+    this.runIds.set(no, id);
+    this.runIds.delete(no - 4096);
+    this.inFlight.add(id);
+    hooks?.onStart?.(id);
     let trace: Buffer | null;
     try {
       trace = await this.exchange(vm, program, waitMs);
@@ -245,9 +260,14 @@ export class VmTarget implements Target {
       // qemu went away under the program: a panic (panic=-1 reboots, -no-reboot exits) or worse
       await vm.reaped();
       this.bystander(vm, no);
-      const found = attributeReports(vm.since(from)).map((r) => r.report);
-      const what = found.length ? `kernel crashed: ${found[0].title}` : `VM lost: ${e.message}`;
-      throw this.lost(vm, `${what} (program ${no}; the VM will be rebooted)`, from, found);
+      const found = attributeReports(vm.since(from));
+      const what = found.length ? `kernel crashed: ${found[0].report.title}` : `VM lost: ${e.message}`;
+      // whichever program saw qemu go tells it; the console says whose it may be
+      throw this.lost(vm, `${what} (program ${no}; the VM will be rebooted)`, from, found, this.suspectIds(found.flatMap((f) => f.suspects), this.inFlight));
+    } finally {
+      this.inFlight.delete(id);
+      this.ended.push(id);
+      if (this.ended.length > RECENT_ENDED) this.ended.shift();
     }
     if (trace) return trace;
     // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
@@ -255,9 +275,16 @@ export class VmTarget implements Target {
     const kind = classifyHang(vm.since(from));
     vm.kill();
     await vm.reaped();
-    const found = attributeReports(vm.since(from)).map((r) => r.report);
+    const found = attributeReports(vm.since(from));
     const what = `hang (${kind}): program ${no} gave no trace within ${Math.round(waitMs)} ms; VM killed, the next test gets a fresh one`;
-    throw this.lost(vm, what, from, found);
+    // its own, most likely; but another program in flight may have wedged what it waited for
+    throw this.lost(vm, what, from, found, this.suspectIds([no, ...found.flatMap((f) => f.suspects)], this.inFlight));
+  }
+
+  /** The ids of the running VM's run numbers, then `also`, the likeliest first, without repeats. */
+  private suspectIds(runs: number[], also: Iterable<number>): number[] {
+    const ids = runs.map((n) => this.runIds.get(n)).filter((x): x is number => x !== undefined);
+    return [...new Set([...ids, ...also])];
   }
 
   /** Throws a VmBystanderError if the VM's end was already claimed (by another program or a restart); else claims it. */
@@ -267,15 +294,16 @@ export class VmTarget implements Target {
   }
 
   /** The error for a VM that is gone; its console reports are told here, not again by checkKernel. */
-  private lost(vm: Vm, what: string, from: number, found: KernelReport[]): VmError {
+  private lost(vm: Vm, what: string, from: number, found: AttributedReport[], suspects: number[]): VmError {
     const tail = vm.tail(TAIL_LINES, from);
     const err = new VmError(`${what}\nconsole tail:\n${tail}`, tail);
-    if (found.length) err.kernelReport = found.map((r) => r.title).join('; ');
+    err.suspects = suspects;
+    if (found.length) err.kernelReport = found.map((r) => r.report.title).join('; ');
     if (this.vm === vm) this.checkedTo = vm.consoleEnd;
     return err;
   }
 
-  async run(p: Program): Promise<TraceView> {
+  async run(p: Program, hooks?: RunHooks): Promise<TraceView> {
     // the agent enforces the program's own deadline: stretch it by the VM's slowdown
     const saved = p.deadlineMs;
     p.deadlineMs = Math.ceil(saved * this.slowdown);
@@ -285,7 +313,7 @@ export class VmTarget implements Target {
     } finally {
       p.deadlineMs = saved;
     }
-    return view(await this.runWire(bytes, p.deadlineMs));
+    return view(await this.runWire(bytes, p.deadlineMs, hooks));
   }
 
   async makeScratch(): Promise<string> {
@@ -321,7 +349,15 @@ export class VmTarget implements Target {
     }
     const text = vm.since(this.checkedTo);
     this.checkedTo = vm.consoleEnd;
-    const found = attributeReports(text).map(({ run, report }) => ({ title: report.title, kind: report.kind, text: report.text, run }));
+    // the programs in flight now, or lately ended, may be a report's too when its markers are before `text`
+    const now = [...this.inFlight, ...this.ended.slice().reverse()];
+    const found = attributeReports(text).map(({ run, suspects, report }) => ({
+      title: report.title,
+      kind: report.kind,
+      text: report.text,
+      run,
+      suspects: this.suspectIds(suspects, now),
+    }));
     if (found.length && !vm.exited) {
       this.opts.log?.(`kernel report "${found[0].title}": rebooting the VM`);
       this.claimed.add(vm);

@@ -45,7 +45,8 @@ interface Header {
   wantsFunc: boolean;
 }
 
-const MARKER = /KASYNC-RUN (\d+)/;
+/** The agent's `KASYNC-RUN <n>` (program n starts) and `KASYNC-END <n>` (its runner and group are gone). */
+const MARKER = /KASYNC-(RUN|END) (\d+)/;
 /** `[    3.123456]`, optionally followed by a printk caller id `[  T123]` / `[ C0]`, and a syslog `<4>`. */
 const PREFIX = /^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s?)?(?:\[\s*[TC]\d+\]\s?)?/;
 const FRAME = /^\s*(\?\s+)?([A-Za-z_$][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+/;
@@ -339,6 +340,11 @@ function parseLines(lines: string[]): KernelReport[] {
   for (let i = 0; i < bodies.length; i++) {
     const body = bodies[i];
     if (MARKER.test(body)) {
+      // with programs in flight another's marker may land inside a stack being printed: a foreign line there
+      if (open && !closedStack) {
+        foreignRun++;
+        if (foreignRun < MAX_FOREIGN_RUN) continue;
+      }
       close(i - foreignRun);
       lastMarker = i;
       continue;
@@ -463,20 +469,46 @@ function toReport(r: OpenReport, lines: string[], bodies: string[]): KernelRepor
   };
 }
 
-/** Finds the reports and gives each the number of the last `KASYNC-RUN <n>` marker before its first line. */
-export function attributeReports(text: string): Array<{ run: number | undefined; report: KernelReport }> {
+/** Programs that ended before a report and may still have caused it (teardown is partly asynchronous). */
+const ENDED_SUSPECTS = 4;
+
+/** A console report, the program it followed, and the programs that may have caused it. */
+export interface AttributedReport {
+  /** The last `KASYNC-RUN <n>` before the report's first line. */
+  run: number | undefined;
+  /**
+   * Programs started before the report's first line and not ended by then (the last started first),
+   * then the last few that had ended (the last ended first): with several programs in flight, the
+   * report may be any of theirs.
+   */
+  suspects: number[];
+  report: KernelReport;
+}
+
+/** Finds the reports and attributes each to the programs whose markers surround its first line. */
+export function attributeReports(text: string): AttributedReport[] {
   try {
     const reports = parseReports(text);
     const lines = splitLines(typeof text === 'string' ? text : String(text));
-    const markers: Array<{ line: number; run: number }> = [];
+    const markers: Array<{ line: number; end: boolean; run: number }> = [];
     lines.forEach((line, i) => {
       const m = line.match(MARKER);
-      if (m) markers.push({ line: i, run: Number(m[1]) });
+      if (m) markers.push({ line: i, end: m[1] === 'END', run: Number(m[2]) });
     });
-    let k = -1;
+    let k = 0;
+    let run: number | undefined;
+    const inFlight: number[] = [];
+    const ended: number[] = [];
     return reports.map((report) => {
-      while (k + 1 < markers.length && markers[k + 1].line < report.start) k++;
-      return { run: k >= 0 ? markers[k].run : undefined, report };
+      for (; k < markers.length && markers[k].line < report.start; k++) {
+        const m = markers[k];
+        const at = inFlight.indexOf(m.run);
+        if (at >= 0) inFlight.splice(at, 1);
+        if (m.end) ended.push(m.run);
+        else (inFlight.push(m.run), (run = m.run));
+      }
+      const last = ended.slice(-ENDED_SUSPECTS).reverse();
+      return { run, suspects: [...inFlight.slice().reverse(), ...last.filter((r) => !inFlight.includes(r))], report };
     });
   } catch {
     return [];

@@ -83,6 +83,8 @@ export function bootTimeoutMs(config?: string): number {
 export class VmError extends TargetError {
   /** Titles of the kernel reports that came with it (a crash's panic, a hang's hung-task report). */
   kernelReport?: string;
+  /** Runs that may have caused it (VmTarget ids, the likeliest first; see KernelFinding.suspects). */
+  suspects?: number[];
 
   constructor(
     message: string,
