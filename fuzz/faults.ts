@@ -83,6 +83,7 @@ export function withFault(t: Target, kind: FaultKind): Target {
     makeScratch: () => t.makeScratch(),
     removeScratch: (d) => t.removeScratch(d),
     checkKernel: t.checkKernel && (() => t.checkKernel!()),
+    checkRest: t.checkRest && (() => t.checkRest!()),
     restart: t.restart && (() => t.restart!()),
     exclusive: t.exclusive && ((fn) => t.exclusive!(fn)),
     close: () => t.close(),

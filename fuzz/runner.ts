@@ -98,7 +98,12 @@ interface RunResult {
 /** Programs whose models are kept per target, so that a report pinned on another lane's run can be replayed. */
 const RECENT_MODELS = 2048;
 /** Programs, at most, replayed (and shrunk) for one finding: the likeliest suspects. */
-const MAX_SUSPECTS = 8;
+const MAX_SUSPECTS = 16;
+
+/** A finding the target saw (a console report, a leak) rather than the oracle in one program's trace. */
+function seenOnTarget(title: string): boolean {
+  return title.startsWith('kernel:') || title.startsWith('leak:');
+}
 
 /** Run the fuzzer. */
 export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
@@ -177,12 +182,14 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
                     : [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
                 await renewScratch().catch(() => undefined);
               }
-              if (target.checkKernel && (checkEach || failures.length || Date.now() - lastKernelCheck >= checkMs)) {
+              if ((target.checkKernel || target.checkRest) && (checkEach || failures.length || Date.now() - lastKernelCheck >= checkMs)) {
                 lastKernelCheck = Date.now();
-                for (const k of await target.checkKernel()) {
-                  failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
-                  if (failures[0].title.startsWith('kernel:')) suspects ??= k.suspects;
-                }
+                const reports = (await target.checkKernel?.()) ?? [];
+                for (const k of reports) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
+                const leaks = (await target.checkRest?.()) ?? [];
+                for (const k of leaks) failures.push({ title: `leak: ${k.title}`, detail: `${k.text} (checked after this program)` });
+                const first = [...reports, ...leaks].find((k) => failures[0] && failures[0].title.endsWith(`: ${k.title}`));
+                if (first && seenOnTarget(failures[0].title)) suspects ??= first.suspects;
               }
               const env = failures.filter((f) => f.env);
               if (!env.length) {
@@ -219,7 +226,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             // a hang, crash or console report with other programs in flight may be theirs: the target names
             // the suspects (the console's markers; what was in flight), and each is replayed alone in turn
             const own = found.r.id;
-            const order = procs > 1 ? [...new Set([...(found.r.suspects ?? []), ...(own === undefined ? [] : [own])])] : [];
+            const order = [...new Set([...(found.r.suspects ?? []), ...(own === undefined ? [] : [own])])];
             const suspects = order
               .filter((id) => id !== own && recent.has(id))
               .slice(0, MAX_SUSPECTS)
@@ -230,7 +237,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
               title: f.title,
               detail:
                 found.r.failures.map((x) => `${x.title}: ${x.detail}`).join('\n') +
-                (suspects.length ? `\n(${suspects.length} other program(s) in flight or just ended may have caused it: suspects.json; the shrink replays each alone)` : ''),
+                (suspects.length ? `\n(${suspects.length} other program(s) may have caused it, in flight, just ended or run since the last check: suspects.json; the shrink replays each alone)` : ''),
               model: found.m,
               program: found.r.wire,
               seed,
@@ -249,7 +256,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             if (!rec.isNew || stop.stopped) continue;
             // alone on its target, each candidate in turn (this lane's own by fast-check's seed and path)
             const deadline = Date.now() + o.shrinkMs;
-            const kernelLevel = f.title.startsWith('kernel:');
+            const kernelLevel = seenOnTarget(f.title);
             const run = (x: StreamModel) => runOne(x, true, kernelLevel);
             const shrink = async () => {
               for (const c of candidates) {

@@ -5,6 +5,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -133,6 +134,51 @@ static int is_scratch(const char *path)
 	return !strchr(path + bl + 1, '/') && !strstr(path, "..");
 }
 
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+// What the guest holds that a finished program must have given back: the system-wide fs.aio-nr,
+// io_uring's threads (iou-sqp-*, iou-wrk-*: they belong to the program's processes) and our
+// children (a runner, or an orphan it left). With no program in flight each is 0.
+static void rest_counts(long *aio_nr, int *iou, int *kids)
+{
+	char buf[512], path[96];
+	*aio_nr = read_small("/proc/sys/fs/aio-nr", buf, sizeof buf) > 0 ? strtol(buf, NULL, 10) : -1;
+	*iou = *kids = 0;
+	DIR *proc = opendir("/proc");
+	if (!proc) return;
+	pid_t self = getpid();
+	struct dirent *e;
+	while ((e = readdir(proc))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0) continue;
+		snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+		char *close_paren = read_small(path, buf, sizeof buf) > 0 ? strrchr(buf, ')') : NULL;
+		char state;
+		int ppid;
+		if (close_paren && sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == self) (*kids)++;
+		snprintf(path, sizeof path, "/proc/%ld/task", pid);
+		DIR *tasks = opendir(path);
+		if (!tasks) continue;
+		struct dirent *t;
+		while ((t = readdir(tasks))) {
+			if (t->d_name[0] == '.') continue;
+			snprintf(path, sizeof path, "/proc/%ld/task/%.20s/comm", pid, t->d_name);
+			if (read_small(path, buf, sizeof buf) > 0 && !strncmp(buf, "iou-", 4)) (*iou)++;
+		}
+		closedir(tasks);
+	}
+	closedir(proc);
+}
+
 // Control frames ("KASC" + text) are answered with one "KASR" + text frame: "ok ..." or "error ...".
 static int control(const char *cmd, size_t n)
 {
@@ -144,6 +190,13 @@ static int control(const char *cmd, size_t n)
 		struct utsname u;
 		uname(&u);
 		snprintf(out, sizeof out, "ok %s %lu", u.release, run_no);
+		return emit_reply(out);
+	}
+	if (!strcmp(line, "rest")) {
+		long aio_nr;
+		int iou, kids;
+		rest_counts(&aio_nr, &iou, &kids);
+		snprintf(out, sizeof out, "ok aio-nr=%ld iou=%d children=%d", aio_nr, iou, kids);
 		return emit_reply(out);
 	}
 	if (!strcmp(line, "mkscratch")) {

@@ -161,6 +161,33 @@ describe('VM target (debian:6.12 under qemu)', function () {
     expect(found[0].suspects!.slice(0, 4), `in flight, the last started first, then the ended: ${JSON.stringify(found[0])}`).to.deep.equal([w, s2, s1, q]);
   });
 
+  it('checks that finished programs gave everything back: a process left behind is a leak, with its program as suspect', async () => {
+    await target.ensureVm();
+    expect(await target.checkRest(), 'nothing held after the programs so far').to.deep.equal([]);
+    const before = target.bootTimes.length;
+    // a child takes a session of its own and forks (a raw fork: the executor does not know the
+    // grandchild, which goes on with the same steps); the grandchild escapes the kill of the runner's
+    // process group and the executor's kill of its known children, and outlives the program
+    const p = new Program();
+    const kid = p.seq();
+    kid.syscall(SYSCALLS.setsid, []);
+    kid.syscall(SYSCALLS.fork, []);
+    kid.sleep(60_000);
+    kid.exit(0);
+    p.main.fork(kid, p.pid());
+    p.main.sleep(300);
+    let id = -1;
+    await target.run(p, { onStart: (n) => (id = n) });
+    const found = await target.checkRest();
+    expect(found.map((f) => f.title)).to.deep.equal(['a process outlived its program']);
+    expect(found[0].suspects![0], 'the program run since the last check').to.equal(id);
+    const p2 = new Program();
+    p2.main.syscall(SYSCALLS.getpid, []);
+    await target.run(p2);
+    expect(target.bootTimes.length, 'a fresh VM after a leak').to.equal(before + 1);
+    expect(await target.checkRest(), 'the fresh VM holds nothing').to.deep.equal([]);
+  });
+
   it('detects a silent hang (agent stopped with SIGSTOP), reboots, and goes on', async () => {
     const p = new Program({ deadlineMs: 500 });
     const parent = p.pid();

@@ -67,6 +67,7 @@ export const SYSCALLS = Object.freeze({
   geteuid: 107,
   getegid: 108,
   getppid: 110,
+  setsid: 112,
   setreuid: 113,
   setregid: 114,
   setgroups: 116,

@@ -57,6 +57,11 @@ export interface Target {
   readonly slowdown?: number;
   /** Kernel reports that appeared since the last call (VM targets; hosts have no console to read). */
   checkKernel?(): Promise<KernelFinding[]>;
+  /**
+   * With no program in flight: what finished programs failed to give back (VM targets, where nothing
+   * else runs: fs.aio-nr, io_uring threads, processes). Waits for the programs in flight to end.
+   */
+  checkRest?(): Promise<KernelFinding[]>;
   /** Run `fn` with no other program of this target in flight (targets that run several at once). */
   exclusive?<T>(fn: () => Promise<T>): Promise<T>;
   /** Start over on a freshly booted kernel (VM targets only). */

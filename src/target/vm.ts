@@ -62,6 +62,8 @@ const GRACE_MS = 5000;
 const TAIL_LINES = 40;
 /** Programs that ended lately and are kept as suspects of a report (besides those the console names). */
 const RECENT_ENDED = 8;
+/** How long (host ms, scaled) what a finished program held may take to be given back (asynchronous teardown). */
+const REST_GRACE_MS = 2000;
 
 /** Work dirs of VM targets not closed yet: removed when the process exits (a Ctrl-C mid-boot, an error exit). */
 const openWorkDirs = new Set<string>();
@@ -106,6 +108,8 @@ export class VmTarget implements Target {
   private readonly inFlight = new Set<number>();
   /** The last runs to end, the latest last. */
   private readonly ended: number[] = [];
+  /** Runs ended since the guest was last seen at rest (checkRest), the latest last. */
+  private sinceRest: number[] = [];
 
   constructor(private readonly opts: VmTargetOptions) {
     this.name = `vm:${opts.kernel.spec}`;
@@ -171,6 +175,7 @@ export class VmTarget implements Target {
     });
     this.runNo = 0;
     this.runIds = new Map();
+    this.sinceRest = [];
     this.checkedTo = 0;
     try {
       await vm.start();
@@ -268,6 +273,8 @@ export class VmTarget implements Target {
       this.inFlight.delete(id);
       this.ended.push(id);
       if (this.ended.length > RECENT_ENDED) this.ended.shift();
+      this.sinceRest.push(id);
+      if (this.sinceRest.length > 4096) this.sinceRest.shift();
     }
     if (trace) return trace;
     // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
@@ -364,6 +371,43 @@ export class VmTarget implements Target {
       await vm.stop();
     }
     return found;
+  }
+
+  /**
+   * What finished programs must have given back (SEMANTICS §1.5: io_destroy and exit take a context's
+   * events off fs.aio-nr; an io_uring's io-wq and SQPOLL threads are threads of its process and end
+   * with it): once no program is in flight (the section waits for them, and holds new ones back), the
+   * guest's fs.aio-nr is 0, no iou-* thread is left, and the agent has no child. Each is polled for a
+   * grace first. A leak is a finding whose suspects are the programs run since the last check; the VM
+   * is then rebooted, so the next check starts from nothing again.
+   */
+  async checkRest(): Promise<KernelFinding[]> {
+    return this.gate.exclusive(async () => {
+      const vm = this.vm;
+      if (!vm || vm.exited) return [];
+      const until = Date.now() + REST_GRACE_MS * this.slowdown;
+      let held: Record<string, number>;
+      for (;;) {
+        const reply = await vm.control('rest');
+        held = Object.fromEntries([...reply.matchAll(/([\w-]+)=(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
+        if (['aio-nr', 'iou', 'children'].every((k) => held[k] === 0) || Date.now() >= until) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const suspects = this.sinceRest.reverse();
+      this.sinceRest = [];
+      const found: KernelFinding[] = [];
+      const leak = (title: string, text: string) => found.push({ title, kind: 'leak', text, suspects });
+      const grace = `${Math.round(REST_GRACE_MS * this.slowdown)} ms after every program had ended`;
+      if (held['aio-nr'] !== 0) leak('fs.aio-nr not back to 0 after every AIO context was torn down', `fs.aio-nr ${held['aio-nr']}, ${grace}`);
+      if (held.iou !== 0) leak('io_uring threads outlived their process', `${held.iou} iou-* thread(s), ${grace}`);
+      if (held.children !== 0) leak('a process outlived its program', `${held.children} child process(es) of the agent, ${grace}`);
+      if (found.length) {
+        this.opts.log?.(`leak "${found[0].title}": rebooting the VM`);
+        this.claimed.add(vm);
+        await vm.stop();
+      }
+      return found;
+    });
   }
 
   /** Power the VM off; the next program boots a fresh one (tests that need a fresh kernel). */
