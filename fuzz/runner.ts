@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import type { Trace } from '../src/program/trace';
-import { Target, TargetError } from '../src/target/target';
+import { lostRun, seenByTarget, Target, TargetError } from '../src/target/target';
 import { VmBystanderError } from '../src/target/vm';
 import { buildStream, knownBugAvoidance } from './build';
 import { Corpus } from './corpus';
@@ -174,22 +174,20 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
                 if (!failures.length) corpus.offer(m, classes, kernel);
               } catch (e) {
                 // the program never gave a trace: a hang or a lost VM (the VM target reboots for the next one)
-                const err = e as Error & { kernelReport?: string; suspects?: number[] };
-                suspects = err.suspects;
-                failures =
-                  e instanceof VmBystanderError
-                    ? [{ title: 'vm: restarted under this program', detail: err.message, env: true }]
-                    : [{ title: err.kernelReport ? `kernel: ${err.kernelReport}` : 'program: no trace (hang or crash)', detail: err.message.split('\n')[0] }];
+                if (e instanceof VmBystanderError) failures = [{ title: 'vm: restarted under this program', detail: e.message, env: true }];
+                else {
+                  const lost = lostRun(e as Error);
+                  suspects = lost.suspects;
+                  failures = [{ title: lost.title, detail: lost.detail }];
+                }
                 await renewScratch().catch(() => undefined);
               }
               if ((target.checkKernel || target.checkRest) && (checkEach || failures.length || Date.now() - lastKernelCheck >= checkMs)) {
                 lastKernelCheck = Date.now();
-                const reports = (await target.checkKernel?.()) ?? [];
-                for (const k of reports) failures.push({ title: `kernel: ${k.title}`, detail: `console report after this program (run ${k.run ?? '?'} of the boot)` });
-                const leaks = (await target.checkRest?.()) ?? [];
-                for (const k of leaks) failures.push({ title: `leak: ${k.title}`, detail: `${k.text} (checked after this program)` });
-                const first = [...reports, ...leaks].find((k) => failures[0] && failures[0].title.endsWith(`: ${k.title}`));
-                if (first && seenOnTarget(failures[0].title)) suspects ??= first.suspects;
+                const seen = await seenByTarget(target, 'this program');
+                for (const k of seen) failures.push({ title: k.title, detail: k.detail });
+                // the finding's suspects are those of what it is titled by
+                if (seenOnTarget(failures[0]?.title ?? '')) suspects ??= seen.find((k) => k.title === failures[0].title)?.suspects;
               }
               const env = failures.filter((f) => f.env);
               if (!env.length) {

@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { expect } from 'chai';
 import { fuzz } from '../fuzz/runner';
+import { reproduce } from '../src/cli/repro';
 import { O, SIG, SYSCALLS } from '../src/abi';
 import { arg, Program } from '../src/program/builder';
 import { openat, pread, pwrite, readSmallFile, scratchFile } from '../src/program/sys';
@@ -186,6 +187,27 @@ describe('VM target (debian:6.12 under qemu)', function () {
     await target.run(p2);
     expect(target.bootTimes.length, 'a fresh VM after a leak').to.equal(before + 1);
     expect(await target.checkRest(), 'the fresh VM holds nothing').to.deep.equal([]);
+  });
+
+  it('kasync repro of a kernel-report finding on a VM: the report is what reproduces, not the trace', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kasync-vmrepro-'));
+    try {
+      const p = new Program();
+      const k = openat(p.main, '/dev/kmsg', O.WRONLY.value);
+      const line = p.cstr('WARNING: CPU: 0 PID: 1 at fs/aio.c:1 kasync_repro+0x1/0x2\n');
+      p.main.syscall(SYSCALLS.write, [arg.fd(k.fd), arg.buf(line), 58]);
+      fs.writeFileSync(path.join(dir, 'program.kasp'), p.encode());
+      fs.writeFileSync(path.join(dir, 'description'), 'kernel: WARNING in kasync_repro\nconsole report after this program\n');
+      const v = await reproduce(dir, { kernel: 'debian:6.12' });
+      expect(v.verdict, v.lines.join('\n')).to.equal('fails');
+      expect(v.lines.join('\n')).to.match(/still fails: kernel: WARNING in kasync_repro/);
+      // the same program, recorded under another report's title: it fails differently
+      fs.writeFileSync(path.join(dir, 'description'), 'kernel: WARNING in something_else\n');
+      const d = await reproduce(dir, { kernel: 'debian:6.12' });
+      expect(d.lines.join('\n')).to.match(/fails differently: kernel: WARNING in kasync_repro/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('detects a silent hang (agent stopped with SIGSTOP), reboots, and goes on', async () => {

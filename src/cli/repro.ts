@@ -8,7 +8,9 @@ import type { Command } from 'commander';
 import { decodeProgram } from '../program/decode';
 import { decodeTrace, Trace } from '../program/trace';
 import { buildAndRun, diffOutcome, essence, maskVolatile, ReproCompileError, reproDeadlineMs } from '../repro/replay';
+import { lostRun, seenByTarget, Target, TargetFinding } from '../target/target';
 import { isHostKernel } from '../vm/kernels';
+import { VmError } from '../vm/qemu';
 import { makeTarget, TargetOpts } from './targets';
 import { UsageError } from './usage';
 
@@ -104,16 +106,25 @@ function firstLine(file: string): string | undefined {
 }
 
 
-/** Judge a replayed trace: by the fuzzer's oracle when a model was recorded, else against the recorded trace. */
-function verdictOf(trace: Trace, wire: Buffer, ref: { recorded?: Trace; oracle?: { o: FuzzOracle; plan: unknown }; title?: string }): ReproVerdict {
+/**
+ * Judge a replay: what the target saw itself (a VM's console reports and leaks, a hang or crash: no
+ * trace), then the trace by the fuzzer's oracle when a model was recorded, else against the recorded trace.
+ */
+function verdictOf(
+  trace: Trace | undefined,
+  wire: Buffer,
+  ref: { recorded?: Trace; oracle?: { o: FuzzOracle; plan: unknown }; title?: string },
+  seen: TargetFinding[] = [],
+): ReproVerdict {
   const lines: string[] = [];
-  if (trace.status === 'error') throw new UsageError(`program rejected by the executor: ${trace.message}`);
+  if (trace?.status === 'error') throw new UsageError(`program rejected by the executor: ${trace.message}`);
+  const found = [...(trace && ref.oracle ? ref.oracle.o.judge(ref.oracle.plan, trace).filter((f) => !f.env) : []), ...seen];
+  const same = ref.title ? found.filter((f) => f.title === ref.title) : found;
+  if (same.length) return { verdict: 'fails', lines: [`still fails: ${same[0].title}: ${same[0].detail}`] };
+  if (found.length || !trace) return { verdict: 'fails', lines: [`fails differently: ${found[0].title}: ${found[0].detail}`] };
   if (ref.oracle) {
-    const found = ref.oracle.o.judge(ref.oracle.plan, trace).filter((f) => !f.env);
-    const same = ref.title ? found.filter((f) => f.title === ref.title) : found;
-    if (same.length) return { verdict: 'fails', lines: [`still fails: ${same[0].title}: ${same[0].detail}`] };
-    if (found.length) return { verdict: 'fails', lines: [`fails differently: ${found[0].title}: ${found[0].detail}`] };
-    return { verdict: 'passes', lines: [`no longer fails: the oracle finds nothing${ref.title ? ` (recorded: ${ref.title})` : ''}`] };
+    const by = seen.length || /^(kernel|leak):/.test(ref.title ?? '') ? 'the oracle and the target find nothing' : 'the oracle finds nothing';
+    return { verdict: 'passes', lines: [`no longer fails: ${by}${ref.title ? ` (recorded: ${ref.title})` : ''}`] };
   }
   if (ref.recorded) {
     const diff = diffOutcome(essence(maskVolatile(ref.recorded, wire)), essence(maskVolatile(trace, wire)), 3);
@@ -179,19 +190,40 @@ export async function reproduce(input: string, o: ReproOptions = {}): Promise<Re
         const avoid = oracle.o.knownBugAvoidance((await target.probe()).kernel);
         const built = oracle.o.buildStream(model, { dir: scratch, slowdown: target.slowdown, ...avoid });
         const w = built.program.encode();
-        const trace = decodeTrace(await target.runWire(w, built.program.deadlineMs));
-        const v = verdictOf(trace, w, { oracle: { o: oracle.o, plan: built.plan }, title });
-        return { verdict: v.verdict, lines: [`rebuilt ${path.basename(modelFile!)} and ran it on ${target.name}`, ...v.lines] };
+        const r = await replay(target, w, built.program.deadlineMs);
+        const v = verdictOf(r.trace, w, { oracle: { o: oracle.o, plan: built.plan }, title }, r.seen);
+        return { verdict: v.verdict, lines: [`rebuilt ${path.basename(modelFile!)} and ran it on ${target.name}`, ...v.lines, ...suspectsHint(dir, modelFile!, v)] };
       } finally {
         await target.removeScratch(scratch);
       }
     }
-    const trace = decodeTrace(await target.runWire(wire, decodeProgram(wire).deadlineMs));
-    const v = verdictOf(trace, wire, { recorded, title });
+    const r = await replay(target, wire, decodeProgram(wire).deadlineMs);
+    const v = verdictOf(r.trace, wire, { recorded, title }, r.seen);
     return { verdict: v.verdict, lines: [`ran the program on ${target.name}`, ...v.lines] };
   } finally {
     await target.close();
   }
+}
+
+/** Run a program, then ask the target what it saw (a VM: console reports, leaks); a hang or crash gives no trace. */
+async function replay(target: Target, wire: Buffer, deadlineMs: number): Promise<{ trace?: Trace; seen: TargetFinding[] }> {
+  let trace: Trace | undefined;
+  const seen: TargetFinding[] = [];
+  try {
+    trace = decodeTrace(await target.runWire(wire, deadlineMs));
+  } catch (e) {
+    if (!(e instanceof VmError)) throw e;
+    seen.push(lostRun(e));
+  }
+  seen.push(...(await seenByTarget(target, 'the replay')));
+  return { trace, seen };
+}
+
+/** A finding made with other programs in flight, not shrunk, may be another's: say where they are. */
+function suspectsHint(dir: string, modelFile: string, v: ReproVerdict): string[] {
+  const file = path.join(dir, 'suspects.json');
+  if (v.verdict !== 'passes' || path.basename(modelFile) !== 'model.json' || !fs.existsSync(file)) return [];
+  return [`${file} holds the other programs that were in flight when it was seen: it may be one of theirs`];
 }
 
 function oracleFor(dir: string, modelFile: string): { o: FuzzOracle; plan: unknown } | undefined {

@@ -74,3 +74,26 @@ export interface Target {
 export function view(raw: Buffer): TraceView {
   return new TraceView(decodeTrace(raw));
 }
+
+/** A finding the target saw itself, titled as the fuzzer and `kasync repro` title it. */
+export interface TargetFinding {
+  title: string;
+  detail: string;
+  suspects?: number[];
+}
+
+/**
+ * What the target saw after a run, beside its trace: a VM's console reports (`kernel: …`) and, with
+ * nothing in flight, what finished programs did not give back (`leak: …`). Nothing on the host.
+ */
+export async function seenByTarget(t: Target, after: string): Promise<TargetFinding[]> {
+  const out: TargetFinding[] = [];
+  for (const k of (await t.checkKernel?.()) ?? []) out.push({ title: `kernel: ${k.title}`, detail: `console report after ${after} (run ${k.run ?? '?'} of the boot)`, suspects: k.suspects });
+  for (const k of (await t.checkRest?.()) ?? []) out.push({ title: `leak: ${k.title}`, detail: `${k.text} (checked after ${after})`, suspects: k.suspects });
+  return out;
+}
+
+/** The finding of a run that gave no trace (a hang, a crash): titled by the kernel's report when there was one. */
+export function lostRun(e: Error & { kernelReport?: string; suspects?: number[] }): TargetFinding {
+  return { title: e.kernelReport ? `kernel: ${e.kernelReport}` : 'program: no trace (hang or crash)', detail: e.message.split('\n')[0], suspects: e.suspects };
+}
