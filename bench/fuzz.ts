@@ -28,6 +28,10 @@
  * descheduled vCPU): compare figures taken in one window. 32 jobs cost ~20% more CPU per run than
  * 4-16: the host figures use 16, the CLI's default. 1,000/s needs 2 ms per run on 2 cores: the SQPOLL
  * spin and the process-level programs alone take more than that at this model's weights.
+ * Machine-wide by command (perf -a over 10 s of 16 jobs after 22 s of warm-up, 2026-11-28, both cores
+ * busy, 305 runs/s, so 6.5 ms of CPU per run): node (JS, the addon's executor threads and their
+ * syscalls) 52%, 3.4 ms; iou-sqp-* 24%, 1.6 ms; kasync-exec (the child target's runners) 13% plus
+ * sh and grep 5%, 1.2 ms; iou-wrk-* 4%, 0.3 ms; kernel threads ~3%.
  *
  * In the VM (TCG), one program at a time, a run takes 33-39 ms end to end, of which the program's steps
  * are 8-9 ms in the guest: the rest is a fresh runner process per program (fork, exit), ring and context
