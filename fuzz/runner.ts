@@ -45,7 +45,7 @@ export interface FuzzOptions {
   maxSteps?: number;
   stop?: StopFlag;
   onStatus?: (s: FuzzStatus) => void;
-  /** Console checks (VM targets) at most this often, ms (default 2000); after a failing run, and in a shrink, at once. */
+  /** Console and leak checks (VM targets) at most this often, ms (default 2000); after a failing run, and in a shrink, at once. */
   kernelCheckMs?: number;
   statusEveryMs?: number;
   log?: (line: string) => void;
@@ -224,13 +224,10 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
             // a hang, crash or console report with other programs in flight may be theirs: the target names
             // the suspects (the console's markers; what was in flight), and each is replayed alone in turn
             const own = found.r.id;
-            const order = [...new Set([...(found.r.suspects ?? []), ...(own === undefined ? [] : [own])])];
-            const suspects = order
-              .filter((id) => id !== own && recent.has(id))
-              .slice(0, MAX_SUSPECTS)
-              .map((id) => ({ run: id, model: recent.get(id)! }));
-            const known: Array<{ run?: number; model?: StreamModel }> = order.flatMap((id) => (id === own ? [{ run: id }] : suspects.filter((x) => x.run === id)));
-            const candidates = known.length ? known.slice(0, MAX_SUSPECTS) : [{}];
+            const order = [...new Set([...(found.r.suspects ?? []), ...(own === undefined ? [] : [own])])].filter((id) => id === own || recent.has(id)).slice(0, MAX_SUSPECTS);
+            const suspects = order.filter((id) => id !== own).map((id) => ({ run: id, model: recent.get(id)! }));
+            // this lane's own program is replayed by fast-check's seed and path, another's from its model
+            const candidates: Array<{ run?: number; model?: StreamModel }> = order.length ? order.map((id) => (id === own ? {} : { run: id, model: recent.get(id)! })) : [{}];
             const rec = recordFinding(o.out, {
               title: f.title,
               detail:
@@ -261,7 +258,7 @@ export async function fuzz(o: FuzzOptions): Promise<FuzzSummary> {
                 if (stop.stopped || Date.now() > deadline) return undefined;
                 const start = c.model ? { model: c.model } : { seed, path, examples: iter === 0 ? examples : [] };
                 const m = await shrinkFinding(arb, start, f.title, deadline, stop, run);
-                if (m) return { m, run: c.model ? c.run : undefined };
+                if (m) return { m, run: c.run };
               }
               return undefined;
             };

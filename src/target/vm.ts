@@ -62,6 +62,8 @@ const GRACE_MS = 5000;
 const TAIL_LINES = 40;
 /** Programs that ended lately and are kept as suspects of a report (besides those the console names). */
 const RECENT_ENDED = 8;
+/** Runs whose ids (by run number) and ends are remembered for naming suspects. */
+const RUNS_KEPT = 4096;
 /** How long (host ms, scaled) what a finished program held may take to be given back (asynchronous teardown). */
 const REST_GRACE_MS = 2000;
 
@@ -254,7 +256,7 @@ export class VmTarget implements Target {
     const no = this.runNo + 1;
     const id = ++this.lastId;
     this.runIds.set(no, id);
-    this.runIds.delete(no - 4096);
+    this.runIds.delete(no - RUNS_KEPT);
     this.inFlight.add(id);
     hooks?.onStart?.(id);
     let trace: Buffer | null;
@@ -274,7 +276,7 @@ export class VmTarget implements Target {
       this.ended.push(id);
       if (this.ended.length > RECENT_ENDED) this.ended.shift();
       this.sinceRest.push(id);
-      if (this.sinceRest.length > 4096) this.sinceRest.shift();
+      if (this.sinceRest.length > RUNS_KEPT) this.sinceRest.shift();
     }
     if (trace) return trace;
     // no trace in time: a hang. Say what the kernel said, then start over with a fresh VM.
