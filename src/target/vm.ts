@@ -388,11 +388,19 @@ export class VmTarget implements Target {
       const vm = this.vm;
       if (!vm || vm.exited) return [];
       const until = Date.now() + REST_GRACE_MS * this.slowdown;
-      let held: Record<string, number>;
+      let held: Record<string, number> = {};
+      let silent: Error | undefined;
       for (;;) {
-        const reply = await vm.control('rest');
-        held = Object.fromEntries([...reply.matchAll(/([\w-]+)=(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
-        if (['aio-nr', 'iou', 'children'].every((k) => held[k] === 0) || Date.now() >= until) break;
+        try {
+          const reply = await vm.control('rest');
+          held = Object.fromEntries([...reply.matchAll(/([\w-]+)=(-?\d+)/g)].map((m) => [m[1], Number(m[2])]));
+          silent = undefined;
+        } catch (e) {
+          // gone meanwhile: that is the finding of the program that saw it go
+          if (vm.exited || !(e instanceof VmError)) return [];
+          silent = e;
+        }
+        if ((!silent && ['aio-nr', 'iou', 'children'].every((k) => held[k] === 0)) || Date.now() >= until) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       const suspects = this.sinceRest.reverse();
@@ -400,9 +408,12 @@ export class VmTarget implements Target {
       const found: KernelFinding[] = [];
       const leak = (title: string, text: string) => found.push({ title, kind: 'leak', text, suspects });
       const grace = `${Math.round(REST_GRACE_MS * this.slowdown)} ms after every program had ended`;
-      if (held['aio-nr'] !== 0) leak('fs.aio-nr not back to 0 after every AIO context was torn down', `fs.aio-nr ${held['aio-nr']}, ${grace}`);
-      if (held.iou !== 0) leak('io_uring threads outlived their process', `${held.iou} iou-* thread(s), ${grace}`);
-      if (held.children !== 0) leak('a process outlived its program', `${held.children} child process(es) of the agent, ${grace}`);
+      if (silent) leak('the guest did not answer a check with no program in flight', silent.message.split('\n')[0]);
+      else {
+        if (held['aio-nr'] !== 0) leak('fs.aio-nr not back to 0 after every AIO context was torn down', `fs.aio-nr ${held['aio-nr']}, ${grace}`);
+        if (held.iou !== 0) leak('io_uring threads outlived their process', `${held.iou} iou-* thread(s), ${grace}`);
+        if (held.children !== 0) leak('a process outlived its program', `${held.children} child process(es) of the agent, ${grace}`);
+      }
       if (found.length) {
         this.opts.log?.(`leak "${found[0].title}": rebooting the VM`);
         this.claimed.add(vm);
