@@ -53,7 +53,7 @@ export const POLL_REMOVE_IOWQ_STALL: KnownBug = {
  * IORING_REGISTER_SYNC_CANCEL of an IOSQE_ASYNC OPENAT blocked in an io-wq worker (a FIFO with no writer) now and
  * then never returns on 6.1: the worker is not interrupted and no CQE comes, so the call sleeps until a signal (1 in 4
  * runs in isolation, 1 of 3 CI runs, debian 6.1.0-56/-57, 2026-11-28; never on 6.12.117 or the host's 6.18.44 in many
- * runs). Cause not established (docs/KERNEL-NOTES.md).
+ * runs; 0 of 32 on a quiet host later that day). Cause not established (docs/KERNEL-NOTES.md).
  */
 export const SYNC_CANCEL_IOWQ_MISSED: KnownBug = {
   releases: /^6\.1\.\d/,

@@ -367,11 +367,7 @@ export class VmTarget implements Target {
       run,
       suspects: this.suspectIds(suspects, now),
     }));
-    if (found.length && !vm.exited) {
-      this.opts.log?.(`kernel report "${found[0].title}": rebooting the VM`);
-      this.claimed.add(vm);
-      await vm.stop();
-    }
+    if (found.length && !vm.exited) await this.stopFor(vm, `kernel report "${found[0].title}"`);
     return found;
   }
 
@@ -414,13 +410,16 @@ export class VmTarget implements Target {
         if (held.iou !== 0) leak('io_uring threads outlived their process', `${held.iou} iou-* thread(s), ${grace}`);
         if (held.children !== 0) leak('a process outlived its program', `${held.children} child process(es) of the agent, ${grace}`);
       }
-      if (found.length) {
-        this.opts.log?.(`leak "${found[0].title}": rebooting the VM`);
-        this.claimed.add(vm);
-        await vm.stop();
-      }
+      if (found.length) await this.stopFor(vm, `leak "${found[0].title}"`);
       return found;
     });
+  }
+
+  /** Power off a VM whose finding is told (a report, a leak): what it ran next cannot be judged; the next program boots a fresh one. */
+  private async stopFor(vm: Vm, why: string): Promise<void> {
+    this.opts.log?.(`${why}: rebooting the VM`);
+    this.claimed.add(vm);
+    await vm.stop();
   }
 
   /** Power the VM off; the next program boots a fresh one (tests that need a fresh kernel). */

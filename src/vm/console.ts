@@ -505,7 +505,10 @@ export function attributeReports(text: string): AttributedReport[] {
         const at = inFlight.indexOf(m.run);
         if (at >= 0) inFlight.splice(at, 1);
         if (m.end) ended.push(m.run);
-        else (inFlight.push(m.run), (run = m.run));
+        else {
+          inFlight.push(m.run);
+          run = m.run;
+        }
       }
       const last = ended.slice(-ENDED_SUSPECTS).reverse();
       return { run, suspects: [...inFlight.slice().reverse(), ...last.filter((r) => !inFlight.includes(r))], report };
